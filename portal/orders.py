@@ -1,0 +1,143 @@
+"""The gateway to the portal's `clients` and `orders` tables (raw SQL).
+
+This module is the only one that knows the portal's table and column names.
+It returns plain dataclasses; everything else calls it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from portal.schema import CLOSED_STATUSES, OPEN_STATUSES, ORDER_STATUSES
+
+
+@dataclass(frozen=True)
+class ClientRow:
+    id: str
+    name: str
+    tier: str
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    id: str
+    client_id: str
+    package_id: str
+    package_type: str
+    status: str
+    vendor_id: int | None
+    assigned_to_id: int | None
+    escalation_level: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+
+_ORDER_COLUMNS = (
+    "id, client_id, package_id, package_type, status, vendor_id, assigned_to_id, "
+    "escalation_level, created_at, updated_at"
+)
+
+
+def to_datetime(value: datetime | str) -> datetime:
+    """SQLite hands timestamps back as text; PostgreSQL as aware datetimes."""
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        if parsed is None:
+            raise ValueError(f"not a timestamp: {value!r}")
+        value = parsed
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def db_datetime(value: datetime) -> object:
+    """A datetime as the current database wants it as a query parameter."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _order(row: tuple) -> OrderRow:
+    return OrderRow(
+        id=row[0],
+        client_id=row[1],
+        package_id=row[2],
+        package_type=row[3],
+        status=row[4],
+        vendor_id=row[5],
+        assigned_to_id=row[6],
+        escalation_level=row[7],
+        created_at=to_datetime(row[8]),
+        updated_at=to_datetime(row[9]),
+    )
+
+
+def get_order(order_id: str) -> OrderRow | None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = %s", [order_id])  # noqa: S608
+        row = cursor.fetchone()
+    return _order(row) if row else None
+
+
+def get_client(client_id: str) -> ClientRow | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, name, tier FROM clients WHERE id = %s", [client_id])
+        row = cursor.fetchone()
+    return ClientRow(*row) if row else None
+
+
+def insert_client(*, client_id: str, name: str, tier: str = "standard") -> ClientRow:
+    """Create a client (the portal does this in production; tests and demo data here)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO clients (id, name, tier, created_at) VALUES (%s, %s, %s, %s)",
+            [client_id, name, tier, db_datetime(timezone.now())],
+        )
+    return ClientRow(client_id, name, tier)
+
+
+def insert_order(
+    *,
+    order_id: str,
+    client_id: str,
+    package_id: str,
+    package_type: str,
+    status: str = "pending",
+    vendor_id: int | None = None,
+    assigned_to_id: int | None = None,
+    escalation_level: int = 0,
+    created_at: datetime | None = None,
+) -> OrderRow:
+    """Create an order (the portal does this in production; tests and demo data here)."""
+    if status not in ORDER_STATUSES:
+        raise ValueError(f"unknown order status {status!r}")
+    created = created_at or timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO orders ({_ORDER_COLUMNS}) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                order_id,
+                client_id,
+                package_id,
+                package_type,
+                status,
+                vendor_id,
+                assigned_to_id,
+                escalation_level,
+                db_datetime(created),
+                db_datetime(created),
+            ],
+        )
+    return get_order(order_id)

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from config.redis import get_redis, new_redis
+
+
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `postgres` need row locks and real concurrency; skip them on SQLite."""
+    if "postgres" in settings.DATABASES["default"]["ENGINE"]:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def redis_client():
+    """The project's Redis client on an empty database."""
+    client = get_redis()
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture
+def subscriber(redis_client):
+    """A second, independent Redis connection subscribed on demand: `subscriber(channel)`."""
+    pubsubs = []
+
+    def subscribe(*channels: str):
+        pubsub = new_redis().pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(*channels)
+        pubsub.get_message(timeout=1.0)  # consume the subscribe confirmation
+        pubsubs.append(pubsub)
+        return pubsub
+
+    yield subscribe
+    for pubsub in pubsubs:
+        pubsub.close()
