@@ -181,3 +181,13 @@ LOGGING = {
         "django_q": {"level": LOG_LEVEL, "handlers": ["console"], "propagate": False},
     },
 }
+
+# --- events from the client portal ------------------------------------------
+# Each inbound channel -> the dotted paths of the handlers that react, in
+# order (like MIDDLEWARE). portal/ imports none of them; this table is the
+# whole inbound flow. Each handler takes a portal.events.InboundEvent and must
+# be idempotent: order-status-sync runs them again for what pub/sub lost.
+EVENT_HANDLERS: dict[str, list[str]] = {
+    "order:new": [],
+    "order:status:changed": [],
+}

@@ -25,12 +25,24 @@ class AdminNotification(models.Model):
     # A plain id, not a ForeignKey: notifications sits below vendors in the
     # import order and must not depend on it.
     vendor_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    dedupe_key = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The same key for the same recipient never makes a second notification.",
+    )
     read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["recipient", "read_at"], name="notif_recipient_read")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "dedupe_key"],
+                condition=~models.Q(dedupe_key=""),
+                name="notification_once_per_key",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.title} -> {self.recipient}"

@@ -47,3 +47,33 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class OutboxEvent(models.Model):
+    """An outgoing event, written in the transaction that caused it, published after commit.
+
+    Published at least once: a crash between the Redis PUBLISH and the
+    published_at update publishes it again, and subscribers dedupe by
+    `event_id`. The auto-increment id orders events within a channel.
+    """
+
+    event_id = models.UUIDField(unique=True, editable=False)
+    channel = models.CharField(max_length=100)
+    payload = models.TextField(help_text="The JSON envelope, exactly as published.")
+    created_at = models.DateTimeField(db_index=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["channel", "id"],
+                condition=models.Q(published_at__isnull=True),
+                name="outbox_unpublished",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.event_id}"

@@ -85,7 +85,7 @@ def _order(row: tuple) -> OrderRow:
 
 def get_order(order_id: str) -> OrderRow | None:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = %s", [order_id])  # noqa: S608
+        cursor.execute(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = %s", [order_id])
         row = cursor.fetchone()
     return _order(row) if row else None
 
@@ -125,7 +125,7 @@ def insert_order(
     created = created_at or timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO orders ({_ORDER_COLUMNS}) "  # noqa: S608
+            f"INSERT INTO orders ({_ORDER_COLUMNS}) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 order_id,
@@ -141,3 +141,21 @@ def insert_order(
             ],
         )
     return get_order(order_id)
+
+
+def open_order_counts_by_vendor(vendor_ids: list[int]) -> dict[int, int]:
+    """How many open orders each vendor holds (vendors with none are absent)."""
+    if not vendor_ids:
+        return {}
+    sql = (
+        f"SELECT vendor_id, COUNT(*) FROM orders WHERE vendor_id IN ({_placeholders(vendor_ids)}) "
+        f"AND status IN ({_placeholders(OPEN_STATUSES)}) GROUP BY vendor_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*vendor_ids, *OPEN_STATUSES])
+        return dict(cursor.fetchall())
+
+
+def _placeholders(values: list | tuple) -> str:
+    # psycopg 3 does not expand a tuple for `IN %s`; SQLite has no `= ANY`.
+    return ", ".join(["%s"] * len(values))

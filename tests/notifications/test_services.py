@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django_q.models import Task
+
+from notifications.models import ActorType, AdminNotification, AuditLog
+from notifications.roles import OPS_MANAGER, PROCESSOR, order_recipients, role_members
+from notifications.services import audit, notify
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def member(role: str, **kwargs):
+    user = UserFactory(**kwargs)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def test_roles_exist_after_migrate():
+    assert set(Group.objects.values_list("name", flat=True)) >= {PROCESSOR, OPS_MANAGER}
+
+
+def test_role_resolves_to_active_members_only():
+    active = member(OPS_MANAGER)
+    member(OPS_MANAGER, is_active=False)
+    member(PROCESSOR)
+    assert role_members(OPS_MANAGER) == [active]
+    assert role_members("no-such-role") == []
+
+
+def test_order_recipients_prefer_the_assigned_processor():
+    processor = member(PROCESSOR)
+    manager = member(OPS_MANAGER)
+    assert order_recipients(processor.id) == [processor]
+    assert order_recipients(None) == [manager]
+
+
+def test_order_recipients_fall_back_when_assignee_is_inactive():
+    gone = member(PROCESSOR, is_active=False)
+    manager = member(OPS_MANAGER)
+    assert order_recipients(gone.id) == [manager]
+
+
+def test_notify_role_creates_one_per_member_and_enqueues_dispatch():
+    managers = [member(OPS_MANAGER), member(OPS_MANAGER)]
+    created = notify(title="Vendor offline", role=OPS_MANAGER, vendor_id=7)
+    assert sorted(n.recipient_id for n in created) == sorted(m.id for m in managers)
+    dispatched = Task.objects.filter(func="notifications.tasks.notification_dispatch")
+    assert sorted(t.args[0] for t in dispatched) == sorted(n.id for n in created)
+
+
+def test_same_dedupe_key_notifies_once_per_recipient():
+    manager = member(OPS_MANAGER)
+    first = notify(title="Breach", role=OPS_MANAGER, dedupe_key="sla:o-1:breached")
+    second = notify(title="Breach", role=OPS_MANAGER, dedupe_key="sla:o-1:breached")
+    assert len(first) == 1 and second == []
+    assert AdminNotification.objects.filter(recipient=manager).count() == 1
+    newcomer = member(OPS_MANAGER)
+    third = notify(title="Breach", role=OPS_MANAGER, dedupe_key="sla:o-1:breached")
+    assert [n.recipient_id for n in third] == [newcomer.id]
+
+
+def test_users_and_role_together_are_not_doubled():
+    manager = member(OPS_MANAGER)
+    created = notify(title="x", recipients=[manager], role=OPS_MANAGER)
+    assert len(created) == 1
+
+
+def test_notify_without_recipients_creates_nothing():
+    assert notify(title="nobody home", role=OPS_MANAGER) == []
+
+
+def test_audit_carries_before_after_and_actor():
+    row = audit(
+        action="vendor.status_changed",
+        target_type="vendor",
+        target_id=3,
+        before={"status": "active"},
+        after={"status": "offline"},
+        reason="3 consecutive failed health checks",
+        actor="vendor-health-check",
+    )
+    row = AuditLog.objects.get(pk=row.pk)
+    assert row.before == {"status": "active"}
+    assert row.after == {"status": "offline"}
+    assert row.actor_type == ActorType.SYSTEM
+    assert row.actor_label == "vendor-health-check"
+    assert row.target_id == "3"
+
+
+def test_audit_by_a_person():
+    user = UserFactory()
+    row = audit(action="vendor.maintenance", target_type="vendor", target_id=1, user=user)
+    assert row.actor_type == ActorType.USER and row.actor_user == user
