@@ -28,6 +28,9 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-local-development-key"  # noqa: S105 - only ever with DEBUG on
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Demo mode: run_system loads demo data into an empty database and the web
+# server answers the demo vendors' health URLs. bin/run turns it on.
+DEMO_MODE = env_bool("DEMO_MODE", False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -44,6 +47,7 @@ INSTALLED_APPS = [
     "vendors",
     "sla",
     "escalation",
+    "ops",
 ]
 
 MIDDLEWARE = [

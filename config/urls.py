@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
+from ops.views import demo_vendor_health
+
 admin.site.site_header = "Operations back office"
 admin.site.site_title = "Back office"
 admin.site.index_title = "Operations"
@@ -11,4 +13,5 @@ admin.site.index_title = "Operations"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("demo/vendors/<slug:slug>/health", demo_vendor_health, name="demo-vendor-health"),
 ]

@@ -143,6 +143,21 @@ def insert_order(
     return get_order(order_id)
 
 
+def set_order_status(*, order_id: str, status: str, at: datetime | None = None) -> bool:
+    """Change an order's status as the portal does (tests, demo, simulator): moves updated_at.
+
+    The back office itself never changes an order's status; it is the portal's.
+    """
+    if status not in ORDER_STATUSES:
+        raise ValueError(f"unknown order status {status!r}")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE orders SET status = %s, updated_at = %s WHERE id = %s",
+            [status, db_datetime(at or timezone.now()), order_id],
+        )
+        return cursor.rowcount == 1
+
+
 def open_order_counts_by_vendor(vendor_ids: list[int]) -> dict[int, int]:
     """How many open orders each vendor holds (vendors with none are absent)."""
     if not vendor_ids:

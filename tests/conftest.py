@@ -36,9 +36,11 @@ def subscriber(redis_client):
     pubsubs = []
 
     def subscribe(*channels: str):
-        pubsub = new_redis().pubsub(ignore_subscribe_messages=True)
+        pubsub = new_redis().pubsub()
         pubsub.subscribe(*channels)
-        pubsub.get_message(timeout=1.0)  # consume the subscribe confirmation
+        for _ in channels:  # the server confirms each channel: then nothing can be missed
+            assert pubsub.get_message(timeout=2.0)["type"] == "subscribe"
+        pubsub.ignore_subscribe_messages = True
         pubsubs.append(pubsub)
         return pubsub
 

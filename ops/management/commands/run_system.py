@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config.supervisor import Child, Supervisor
+from ops.demo import database_is_empty, demo_load
 
 logger = logging.getLogger(__name__)
 
@@ -22,13 +23,17 @@ def _manage(*args: str) -> list[str]:
 class Command(BaseCommand):
     help = (
         "Run the whole system on one machine: migrate, sync schedules, ensure an admin user, "
-        "then the admin web server and the qcluster workers under one supervisor. "
+        "load demo data into an empty database in demo mode, then the admin web server and the "
+        "qcluster workers under one supervisor. "
         "Ctrl-C stops everything."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--addr", default="127.0.0.1:8000", help="web server address")
         parser.add_argument("--skip-migrate", action="store_true")
+        parser.add_argument(
+            "--no-demo", action="store_true", help="never load demo data (also: DEMO_MODE=false)"
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         if not settings.REDIS_URL:
@@ -38,6 +43,7 @@ class Command(BaseCommand):
         if not options["skip_migrate"]:
             call_command("migrate", interactive=False, verbosity=1)  # also syncs schedules
         username, password = self._ensure_admin()
+        self._load_demo(options["no_demo"], password)
         self.stdout.write(
             self.style.SUCCESS(
                 f"\n  Admin: http://{options['addr']}/admin/  user: {username}  "
@@ -64,6 +70,17 @@ class Command(BaseCommand):
         secret_file.write_text(password + "\n")
         secret_file.chmod(0o600)
         return "admin", password
+
+    def _load_demo(self, no_demo: bool, password: str) -> None:
+        if no_demo or not settings.DEMO_MODE:
+            return
+        if not database_is_empty():
+            self.stdout.write("Demo data: the database already has data; not loading it.")
+            return
+        demo_load(password=password)
+        self.stdout.write(
+            "Demo data loaded; users `processor` and `opsmanager` have the admin's password."
+        )
 
     def _stop_embedded_redis(self) -> None:
         if not settings.REDIS_URL:
