@@ -219,5 +219,5 @@ def notifications_send_due(*, limit: int = 100) -> dict[str, int]:
         except Exception:
             logger.exception("notification-retry: notification %s", notification_id)
             continue
-        counts[outcome] = counts.get(outcome, 0) + 1
+        counts[outcome.value] = counts.get(outcome.value, 0) + 1
     return counts
