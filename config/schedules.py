@@ -35,6 +35,13 @@ JOBS: tuple[PeriodicJob, ...] = (
         interval_setting="VENDOR_PERFORMANCE_RETENTION_INTERVAL_MINUTES",
         description="Delete VendorPerformance rows older than the retention period, in batches.",
     ),
+    PeriodicJob(
+        name="notification-retry",
+        func="notifications.tasks.notification_retry",
+        interval_setting="NOTIFICATION_RETRY_INTERVAL_MINUTES",
+        description="Send notification emails that are due: retries after backoff, lost "
+        "dispatch tasks, sends whose worker died.",
+    ),
 )
 
 # A schedule whose function lives in one of these packages belongs to this

@@ -195,3 +195,23 @@ EVENT_HANDLERS: dict[str, list[str]] = {
     "order:new": [],
     "order:status:changed": [],
 }
+
+# --- notifications ----------------------------------------------------------
+# Email of an AdminNotification: tried at most NOTIFICATION_MAX_ATTEMPTS times;
+# after the n-th failure the next try waits BACKOFF * 2**(n-1) seconds, at most
+# BACKOFF_MAX. The notification-retry job sends what is due.
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1)
+NOTIFICATION_RETRY_BACKOFF_SECONDS = env_int("NOTIFICATION_RETRY_BACKOFF_SECONDS", 60, minimum=1)
+NOTIFICATION_RETRY_BACKOFF_MAX_SECONDS = env_int(
+    "NOTIFICATION_RETRY_BACKOFF_MAX_SECONDS", 3600, minimum=1
+)
+NOTIFICATION_RETRY_INTERVAL_MINUTES = env_int("NOTIFICATION_RETRY_INTERVAL_MINUTES", 1, minimum=1)
+# A claim older than this belongs to a worker that died mid-send (django-q2
+# kills a task at TASK_TIMEOUT_SECONDS), so the retry job may take it over.
+NOTIFICATION_CLAIM_TIMEOUT_SECONDS = env_int("NOTIFICATION_CLAIM_TIMEOUT_SECONDS", 300, minimum=1)
+if NOTIFICATION_CLAIM_TIMEOUT_SECONDS <= TASK_TIMEOUT_SECONDS:
+    raise SettingError(
+        "NOTIFICATION_CLAIM_TIMEOUT_SECONDS",
+        f"must be larger than TASK_TIMEOUT_SECONDS ({TASK_TIMEOUT_SECONDS}), or an email "
+        f"still being sent is taken over and sent twice; got {NOTIFICATION_CLAIM_TIMEOUT_SECONDS}",
+    )

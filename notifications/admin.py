@@ -1,19 +1,66 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from config.admin_helpers import ReadOnlyAdmin
 from notifications.models import AdminNotification, AuditLog
+from notifications.services import notification_mark_read, notification_resend
+
+
+class ReadListFilter(admin.SimpleListFilter):
+    title = "read"
+    parameter_name = "read"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [("no", "Unread"), ("yes", "Read")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "no":
+            return queryset.filter(read_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(read_at__isnull=False)
+        return queryset
 
 
 @admin.register(AdminNotification)
 class AdminNotificationAdmin(admin.ModelAdmin):
-    list_display = ["title", "recipient", "level", "order_id", "created_at", "read_at"]
-    list_filter = ["level", ("read_at", admin.EmptyFieldListFilter), "recipient"]
+    list_display = [
+        "title", "recipient", "level", "order_id", "vendor_id", "created_at", "read_at",
+        "email_status", "email_attempts", "email_sent_at",
+    ]  # fmt: skip
+    list_filter = [
+        ("recipient", admin.RelatedOnlyFieldListFilter),
+        ReadListFilter,
+        "email_status",  # sent, failed, ...
+        "level",
+    ]
     search_fields = ["title", "body", "order_id", "recipient__username"]
-    readonly_fields = ["created_at"]
+    readonly_fields = [
+        "created_at", "dedupe_key", "email_status", "email_attempts", "email_next_attempt_at",
+        "email_claimed_at", "email_sent_at", "email_last_error",
+    ]  # fmt: skip
     date_hierarchy = "created_at"
     list_select_related = ["recipient"]
+    actions = ["mark_read", "resend_email"]
+
+    @admin.action(description="Mark as read", permissions=["change"])
+    def mark_read(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = notification_mark_read(notification_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{count} notification(s) marked as read.")
+
+    @admin.action(description="Resend email", permissions=["change"])
+    def resend_email(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        resent = notification_resend(notification_ids=ids, user=request.user)
+        self.message_user(request, f"{len(resent)} email(s) queued again.")
+        if len(resent) < len(ids):
+            self.message_user(
+                request,
+                f"{len(ids) - len(resent)} skipped: still pending or being sent.",
+                level=messages.WARNING,
+            )
 
 
 @admin.register(AuditLog)

@@ -2,12 +2,21 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class NotificationLevel(models.TextChoices):
     INFO = "info", "Info"
     WARNING = "warning", "Warning"
     CRITICAL = "critical", "Critical"
+
+
+class EmailStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # waiting for its (next) attempt, due at email_next_attempt_at
+    SENDING = "sending", "Sending"  # claimed by a worker at email_claimed_at
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"  # gave up after the configured attempts, or a permanent error
+    SKIPPED = "skipped", "Skipped"  # no email address: in the admin only
 
 
 class AdminNotification(models.Model):
@@ -33,9 +42,31 @@ class AdminNotification(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    # Email delivery, driven by notifications/dispatch.py.
+    email_status = models.CharField(
+        max_length=10, choices=EmailStatus.choices, default=EmailStatus.PENDING, db_index=True
+    )
+    email_attempts = models.PositiveIntegerField(default=0)
+    email_next_attempt_at = models.DateTimeField(
+        default=timezone.now, help_text="When a pending email is due (after a retry's backoff)."
+    )
+    email_claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a worker claimed it for sending."
+    )
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    email_last_error = models.TextField(blank=True)
+
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["recipient", "read_at"], name="notif_recipient_read")]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"], name="notif_recipient_read"),
+            # The retry sweep reads only the few rows still on their way.
+            models.Index(
+                fields=["email_next_attempt_at"],
+                condition=models.Q(email_status__in=["pending", "sending"]),
+                name="notif_email_due",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["recipient", "dedupe_key"],

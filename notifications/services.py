@@ -8,9 +8,16 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from config.tasks import enqueue
-from notifications.models import ActorType, AdminNotification, AuditLog, NotificationLevel
+from notifications.models import (
+    ActorType,
+    AdminNotification,
+    AuditLog,
+    EmailStatus,
+    NotificationLevel,
+)
 from notifications.roles import role_members
 
 logger = logging.getLogger(__name__)
@@ -95,3 +102,61 @@ def notify(
                 created.append(notification)
                 enqueue("notification-dispatch", DISPATCH_TASK, notification.pk)
     return created
+
+
+RESENDABLE = (EmailStatus.SENT, EmailStatus.FAILED, EmailStatus.SKIPPED)
+
+
+def notification_resend(
+    *, notification_ids: Iterable[int], user: AbstractBaseUser | None = None
+) -> list[int]:
+    """Queue the email of each finished notification again, with a fresh set of attempts.
+
+    Pending and sending ones are skipped: they are already on their way, and
+    resetting them would let a second worker send beside the first. Each
+    resend is audited (a person asked for it). Returns the ids re-queued.
+    """
+    resent = []
+    for notification_id in notification_ids:
+        with transaction.atomic():
+            # Locked so the audit's "before" is the state actually replaced.
+            row = (
+                AdminNotification.objects.select_for_update()
+                .filter(pk=notification_id, email_status__in=RESENDABLE)
+                .values("email_status", "email_attempts", "email_sent_at", "email_last_error")
+                .first()
+            )
+            if row is None:
+                continue
+            AdminNotification.objects.filter(pk=notification_id).update(
+                email_status=EmailStatus.PENDING,
+                email_attempts=0,
+                email_next_attempt_at=timezone.now(),
+                email_claimed_at=None,
+                email_sent_at=None,
+                email_last_error="",
+            )
+            audit(
+                action="notification.email_resent",
+                target_type="notification",
+                target_id=notification_id,
+                before={**row, "email_sent_at": _iso(row["email_sent_at"])},
+                after={"email_status": EmailStatus.PENDING, "email_attempts": 0},
+                reason="resend requested in the admin",
+                actor="admin",
+                user=user,
+            )
+            enqueue("notification-dispatch", DISPATCH_TASK, notification_id)
+        resent.append(notification_id)
+    return resent
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def notification_mark_read(*, notification_ids: Iterable[int]) -> int:
+    """Mark unread notifications read now; already-read ones keep their first read time."""
+    return AdminNotification.objects.filter(
+        pk__in=list(notification_ids), read_at__isnull=True
+    ).update(read_at=timezone.now())
