@@ -35,6 +35,12 @@ JOBS: tuple[PeriodicJob, ...] = (
         interval_setting="VENDOR_PERFORMANCE_RETENTION_INTERVAL_MINUTES",
         description="Delete VendorPerformance rows older than the retention period, in batches.",
     ),
+    PeriodicJob(
+        name="escalation-periodic",
+        func="escalation.tasks.escalation_periodic",
+        interval_setting="ESCALATION_PERIODIC_INTERVAL_MINUTES",
+        description="Run due delayed escalations, trigger EXCEPTION_UNRESOLVED, requeue lost runs.",
+    ),
 )
 
 # A schedule whose function lives in one of these packages belongs to this
