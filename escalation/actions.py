@@ -12,6 +12,7 @@ leaves nothing behind but its claim.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -78,6 +79,9 @@ class OrderState:
     escalation_level: int
 
 
+DIGEST_LINES = 200
+
+
 @dataclass
 class Outcome:
     execution: EscalationExecution
@@ -98,6 +102,16 @@ class Outcome:
         }
 
 
+@dataclass
+class Message:
+    """The NOTIFY outcomes of one rule action in a batch, sent together."""
+
+    rule: Any
+    action: dict[str, Any]
+    people: list[AbstractBaseUser]
+    items: list[tuple[Outcome, str]]
+
+
 class Batch:
     def __init__(self, *, orders: dict[str, OrderRow], now: datetime) -> None:
         self.now = now
@@ -109,6 +123,7 @@ class Batch:
         self._members: dict[str, list[AbstractBaseUser]] = {}
         self._users: dict[str, AbstractBaseUser | None] = {}
         self._loads: dict[int, int] = {}  # open orders assigned, per user
+        self._messages: dict[tuple, Message] = {}
 
     # --- planning, in memory -------------------------------------------------
 
@@ -195,36 +210,72 @@ class Batch:
         if not people:
             return Outcome(execution, index, NOTIFY, False, f"{target}: no active recipient")
         rule, order = execution.rule, state.row
-        lines = [
-            action.get("message", ""),
+        summary = (
             f"Order {order.id} (client {order.client_id}, package {order.package_id}, "
-            f"status {order.status}, escalation level {state.escalation_level}).",
-            f"Rule #{rule.id} {rule.name!r}, trigger {execution.trigger} ({execution.occurrence}).",
-            f"Context: {execution.context}" if execution.context else "",
-        ]
-        created = notify(
-            title=f"Escalation: {rule.name} - order {order.id}",
-            body="\n".join(line for line in lines if line),
-            recipients=people,
-            level=NotificationLevel.WARNING,
-            order_id=order.id,
-            dedupe_key=f"escalation:{execution.id}:{index}",
+            f"status {order.status}, escalation level {state.escalation_level}), "
+            f"{execution.trigger} {execution.occurrence}"
+            + (f", context {execution.context}" if execution.context else "")
         )
-        names = sorted(user.get_username() for user in people)
-        return Outcome(
+        outcome = Outcome(
             execution,
             index,
             NOTIFY,
             True,
             f"notified {target}",
             {},
-            {"recipients": names, "created": len(created)},
+            {"recipients": sorted(user.get_username() for user in people)},
         )
+        key = (rule.id, index, target)
+        self._messages.setdefault(key, Message(rule, action, people, [])).items.append(
+            (outcome, summary)
+        )
+        return outcome
+
+    def _send(self, message: Message) -> None:
+        """One notification per order; a digest when one batch holds many for the same action.
+
+        In a breach storm nobody reads 5,000 separate emails, and each costs a
+        dispatch task: the batch's orders for one rule action go out as one
+        message per recipient, each order on its own line (the audit keeps one
+        row per order).
+        """
+        rule, action = message.rule, message.action
+        intro = [action["message"]] if action.get("message") else []
+        reason = f"Rule #{rule.id} {rule.name!r} matched."
+        if len(message.items) == 1:
+            outcome, summary = message.items[0]
+            order_id, execution = outcome.execution.order_id, outcome.execution
+            title = f"Escalation: {rule.name} - order {order_id}"
+            body = "\n".join([*intro, summary + ".", reason])
+            dedupe = f"escalation:{execution.id}:{outcome.index}"
+        else:
+            ids = sorted(outcome.execution.id for outcome, _ in message.items)
+            digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16]
+            lines = [summary for _, summary in message.items[:DIGEST_LINES]]
+            more = len(message.items) - len(lines)
+            if more:
+                lines.append(f"... and {more} more (see the rule's executions in the admin)")
+            order_id = ""
+            title = f"Escalation: {rule.name} - {len(message.items)} orders"
+            body = "\n".join([*intro, reason, *lines])
+            dedupe = f"escalation:digest:{rule.id}:{message.items[0][0].index}:{digest}"
+        notify(
+            title=title,
+            body=body,
+            recipients=message.people,
+            order_id=order_id,
+            level=NotificationLevel.WARNING,
+            dedupe_key=dedupe,
+        )
+        for outcome, _ in message.items:
+            outcome.after["digestOf"] = len(message.items)
 
     # --- writing ---------------------------------------------------------------
 
     def write(self) -> None:
-        """Write the orders' new state, then one audit row per action."""
+        """Write the orders' new state, send the notifications, one audit row per action."""
+        for message in self._messages.values():
+            self._send(message)
         reassigned = portal_orders.orders_reassign(
             [
                 (order_id, state.row.assigned_to_id, state.assigned_to_id)

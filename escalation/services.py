@@ -240,22 +240,33 @@ def _problem(execution: EscalationExecution, order: OrderRow | None) -> tuple[st
 
 
 def _finish(executions: list[EscalationExecution], batch: Batch, now: datetime) -> None:
+    """Write each execution's end: one UPDATE per distinct (status, result, error).
+
+    The result keeps each action's type, outcome and detail (before and after
+    are in the audit rows), so a batch has a few dozen distinct results, not
+    one per execution: a handful of UPDATEs instead of a CASE per row.
+    """
     results: dict[int, list] = {}
     for outcome in batch.outcomes:
-        results.setdefault(outcome.execution.id, []).append(outcome.as_json())
+        results.setdefault(outcome.execution.id, []).append(
+            {"type": outcome.type, "ok": outcome.ok, "detail": outcome.detail}
+        )
+    groups: dict[str, list[int]] = {}
     for execution in executions:
-        execution.finished_at = now
-        if execution.status != ExecutionStatus.RUNNING:
-            continue  # skipped above, status and error already set
-        execution.result = results.get(execution.id, [])
-        failures = [
-            f"action {i + 1}: {r['detail']}" for i, r in enumerate(execution.result) if not r["ok"]
-        ]
-        execution.status = ExecutionStatus.FAILED if failures else ExecutionStatus.DONE
-        execution.error = "; ".join(failures)
-    EscalationExecution.objects.bulk_update(
-        executions, ["status", "finished_at", "result", "error"], batch_size=500
-    )
+        if execution.status == ExecutionStatus.RUNNING:
+            result = results.get(execution.id, [])
+            failures = [
+                f"action {i + 1}: {r['detail']}" for i, r in enumerate(result) if not r["ok"]
+            ]
+            execution.status = ExecutionStatus.FAILED if failures else ExecutionStatus.DONE
+            execution.result, execution.error = result, "; ".join(failures)
+        key = json.dumps([execution.status, execution.result, execution.error], sort_keys=True)
+        groups.setdefault(key, []).append(execution.id)
+    for key, ids in groups.items():
+        status, result, error = json.loads(key)
+        EscalationExecution.objects.filter(id__in=ids).update(
+            status=status, result=result, error=error, finished_at=now
+        )
 
 
 def _mark_crashed(execution_id: int) -> None:
