@@ -42,6 +42,12 @@ JOBS: tuple[PeriodicJob, ...] = (
         description="Send notification emails that are due: retries after backoff, lost "
         "dispatch tasks, sends whose worker died.",
     ),
+    PeriodicJob(
+        name="escalation-periodic",
+        func="escalation.tasks.escalation_periodic",
+        interval_setting="ESCALATION_PERIODIC_INTERVAL_MINUTES",
+        description="Run due delayed escalations, trigger EXCEPTION_UNRESOLVED, requeue lost runs.",
+    ),
 )
 
 # A schedule whose function lives in one of these packages belongs to this

@@ -215,3 +215,29 @@ if NOTIFICATION_CLAIM_TIMEOUT_SECONDS <= TASK_TIMEOUT_SECONDS:
         f"must be larger than TASK_TIMEOUT_SECONDS ({TASK_TIMEOUT_SECONDS}), or an email "
         f"still being sent is taken over and sent twice; got {NOTIFICATION_CLAIM_TIMEOUT_SECONDS}",
     )
+
+# --- escalation -------------------------------------------------------------
+ESCALATION_PERIODIC_INTERVAL_MINUTES = env_int("ESCALATION_PERIODIC_INTERVAL_MINUTES", 1, minimum=1)
+# Executions claimed and run per transaction.
+ESCALATION_BATCH_SIZE = env_int("ESCALATION_BATCH_SIZE", 500, minimum=1)
+# One periodic run stops claiming new batches after this many seconds, so it
+# ends well within the task timeout; the next run continues.
+ESCALATION_RUN_BUDGET_SECONDS = env_int("ESCALATION_RUN_BUDGET_SECONDS", 60, minimum=1)
+if ESCALATION_RUN_BUDGET_SECONDS >= TASK_TIMEOUT_SECONDS:
+    raise SettingError(
+        "ESCALATION_RUN_BUDGET_SECONDS",
+        f"must be below TASK_TIMEOUT_SECONDS ({TASK_TIMEOUT_SECONDS}); "
+        f"got {ESCALATION_RUN_BUDGET_SECONDS}",
+    )
+# An execution still running after this long lost its worker: it runs again
+# (its effects commit together with its end status, so none were kept), up to
+# ESCALATION_MAX_ATTEMPTS claims, then it is failed and the ops managers told.
+ESCALATION_RUNNING_TIMEOUT_MINUTES = env_int("ESCALATION_RUNNING_TIMEOUT_MINUTES", 10, minimum=1)
+if ESCALATION_RUNNING_TIMEOUT_MINUTES * 60 <= TASK_TIMEOUT_SECONDS:
+    raise SettingError(
+        "ESCALATION_RUNNING_TIMEOUT_MINUTES",
+        f"must be longer than TASK_TIMEOUT_SECONDS ({TASK_TIMEOUT_SECONDS} s), or a live run "
+        f"is taken from its worker; got {ESCALATION_RUNNING_TIMEOUT_MINUTES} min",
+    )
+ESCALATION_MAX_ATTEMPTS = env_int("ESCALATION_MAX_ATTEMPTS", 3, minimum=1)
+EVENT_HANDLERS["order:status:changed"].append("escalation.handlers.cancel_pending_on_close")

@@ -174,3 +174,108 @@ def open_order_counts_by_vendor(vendor_ids: list[int]) -> dict[int, int]:
 def _placeholders(values: list | tuple) -> str:
     # psycopg 3 does not expand a tuple for `IN %s`; SQLite has no `= ANY`.
     return ", ".join(["%s"] * len(values))
+
+
+# --- escalation ---
+
+_CHUNK = 500  # parameters per statement stay far below SQLite's and PostgreSQL's limits
+
+
+def _chunks(values: list) -> list[list]:
+    return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]
+
+
+def get_orders(order_ids: list[str]) -> dict[str, OrderRow]:
+    """The orders with these ids, by id (missing ids are absent)."""
+    found: dict[str, OrderRow] = {}
+    with connection.cursor() as cursor:
+        for chunk in _chunks(list(dict.fromkeys(order_ids))):
+            cursor.execute(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id IN ({_placeholders(chunk)})", chunk
+            )
+            found.update((row[0], _order(row)) for row in cursor.fetchall())
+    return found
+
+
+def client_tiers(client_ids: list[str]) -> dict[str, str]:
+    """Each client's tier, by client id."""
+    tiers: dict[str, str] = {}
+    with connection.cursor() as cursor:
+        for chunk in _chunks(list(dict.fromkeys(client_ids))):
+            cursor.execute(
+                f"SELECT id, tier FROM clients WHERE id IN ({_placeholders(chunk)})", chunk
+            )
+            tiers.update(cursor.fetchall())
+    return tiers
+
+
+def orders_in_status(status: str, *, updated_before: datetime | None = None) -> list[OrderRow]:
+    """Every order in `status` (last changed by the portal by `updated_before`), oldest first."""
+    sql = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE status = %s"
+    params: list[object] = [status]
+    if updated_before is not None:
+        sql += " AND updated_at <= %s"
+        params.append(db_datetime(updated_before))
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY updated_at, id", params)
+        return [_order(row) for row in cursor.fetchall()]
+
+
+def open_order_counts_by_assignee(user_ids: list[int]) -> dict[int, int]:
+    """How many open orders each user is assigned (users with none are absent)."""
+    if not user_ids:
+        return {}
+    sql = (
+        f"SELECT assigned_to_id, COUNT(*) FROM orders "
+        f"WHERE assigned_to_id IN ({_placeholders(user_ids)}) "
+        f"AND status IN ({_placeholders(OPEN_STATUSES)}) GROUP BY assigned_to_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*user_ids, *OPEN_STATUSES])
+        return dict(cursor.fetchall())
+
+
+def orders_reassign(changes: list[tuple[str, int | None, int]]) -> set[str]:
+    """Set assigned_to_id for (order id, expected current assignee, new assignee) triples.
+
+    Conditional: an order whose assignee changed meanwhile, or that closed, is
+    left alone. Returns the ids changed. updated_at is the portal's clock: untouched.
+    """
+    groups: dict[tuple[int | None, int], list[str]] = {}
+    for order_id, expected, new in changes:
+        groups.setdefault((expected, new), []).append(order_id)
+    changed: set[str] = set()
+    with connection.cursor() as cursor:
+        for (expected, new), order_ids in groups.items():
+            current = "assigned_to_id IS NULL" if expected is None else "assigned_to_id = %s"
+            for chunk in _chunks(order_ids):
+                cursor.execute(
+                    f"UPDATE orders SET assigned_to_id = %s WHERE id IN ({_placeholders(chunk)}) "
+                    f"AND {current} AND status IN ({_placeholders(OPEN_STATUSES)}) RETURNING id",
+                    [new, *chunk, *([] if expected is None else [expected]), *OPEN_STATUSES],
+                )
+                changed.update(row[0] for row in cursor.fetchall())
+    return changed
+
+
+def orders_raise_escalation_level(levels: dict[str, int]) -> set[str]:
+    """Raise each order's escalation_level to the level given; a level is never lowered.
+
+    `WHERE escalation_level < %s` makes it a no-op for an order already at or
+    above the level (portable, unlike GREATEST on SQLite). Returns the ids
+    raised. updated_at is the portal's clock: untouched.
+    """
+    groups: dict[int, list[str]] = {}
+    for order_id, level in levels.items():
+        groups.setdefault(level, []).append(order_id)
+    raised: set[str] = set()
+    with connection.cursor() as cursor:
+        for level, order_ids in groups.items():
+            for chunk in _chunks(order_ids):
+                cursor.execute(
+                    f"UPDATE orders SET escalation_level = %s "
+                    f"WHERE id IN ({_placeholders(chunk)}) AND escalation_level < %s RETURNING id",
+                    [level, *chunk, level],
+                )
+                raised.update(row[0] for row in cursor.fetchall())
+    return raised

@@ -1,0 +1,179 @@
+"""Benchmark: 10,000 breached orders and 5 rules; time until every due action is applied.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/NAME .venv/bin/python bench/escalation.py
+
+Works in its own database (<name>_bench_escalation, dropped and created
+afresh), never in the one named by DATABASE_URL. Measures the set-based path
+(all 10,000 triggers scheduled at once, then due executions claimed and run in
+batches, as escalation-periodic does) and, as the baseline in the same run,
+the one-trigger-at-a-time path (auto_escalate per order, as the SLA scan
+enqueues it) on a sample, extrapolated to 10,000.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ORDERS = int(os.environ.get("BENCH_ORDERS", "10000"))
+SAMPLE = int(os.environ.get("BENCH_SAMPLE", "300"))
+
+
+def use_own_database() -> None:
+    import psycopg
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        sys.exit("set DATABASE_URL=postgres://... (the benchmark creates its own database there)")
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'postgres'}_bench_escalation"
+    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def main() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    use_own_database()
+    os.environ.setdefault("SECRET_KEY", "bench-only")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["LOG_LEVEL"] = "WARNING"
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.ESCALATION_RUN_BUDGET_SECONDS = 3600  # drain everything in one call
+    call_command("migrate", verbosity=0)
+    run()
+
+
+def seed(prefix: str, count: int, now) -> list[str]:
+    from django.db import connection
+
+    from portal.orders import db_datetime
+
+    kinds = ["CRIMINAL", "DRUG", "EMPLOYMENT", "EDUCATION"]
+    started = now - timedelta(hours=3)
+    rows = [
+        (
+            f"{prefix}-{n}",
+            f"client-{n % 200}",
+            f"pkg-{n % 10}",
+            kinds[n % 4],
+            "in_progress",
+            n % 30 + 1,
+            None,
+            0,
+            db_datetime(started),
+            db_datetime(started),
+        )
+        for n in range(count)
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO orders (id, client_id, package_id, package_type, status, vendor_id, "
+            "assigned_to_id, escalation_level, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            rows,
+        )
+    return [row[0] for row in rows]
+
+
+def context(n: int) -> dict:
+    elapsed = 100 + n % 100  # 100 % .. 199 %
+    return {
+        "elapsedPercent": float(elapsed),
+        "targetMinutes": 120,
+        "elapsedMinutes": int(120 * elapsed / 100),
+    }
+
+
+def run() -> None:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.utils import timezone
+
+    from escalation.models import EscalationExecution, EscalationRule
+    from escalation.services import Trigger, executions_run_due, executions_schedule
+    from escalation.tasks import auto_escalate
+    from notifications.models import AdminNotification, AuditLog
+    from portal.orders import insert_client
+
+    now = timezone.now()
+    for n in range(200):
+        insert_client(
+            client_id=f"client-{n}",
+            name=f"Client {n}",
+            tier=["standard", "premium", "gold", "standard"][n % 4],
+        )
+    user_model = get_user_model()
+    for role, size in (("processor", 20), ("opsmanager", 2)):
+        group = Group.objects.get_or_create(name=role)[0]
+        for n in range(size):
+            user_model.objects.create_user(f"{role}{n}", f"{role}{n}@example.com").groups.add(group)
+    user_model.objects.create_user("lead", "lead@example.com")
+    rules = [
+        ({"minElapsedPercent": 100}, [{"type": "REASSIGN", "toRole": "processor"}]),
+        ({"clientTier": ["premium", "gold"]}, [{"type": "ESCALATE", "level": 2}]),
+        ({}, [{"type": "ESCALATE"}]),
+        ({"packageType": ["CRIMINAL", "DRUG"]}, [{"type": "NOTIFY", "toRole": "opsmanager"}]),
+        ({"minElapsedPercent": 150}, [{"type": "NOTIFY", "toUser": "lead", "message": "Late"}]),
+    ]
+    for priority, (conditions, actions) in enumerate(rules, start=1):
+        EscalationRule.objects.create(
+            name=f"rule {priority}",
+            trigger_type="SLA_BREACH",
+            conditions=conditions,
+            actions=actions,
+            priority=priority,
+        )
+
+    order_ids = seed("order", ORDERS, now)
+    started = time.perf_counter()
+    triggers = [
+        Trigger(oid, "SLA_BREACH", f"sla-alert:{n}", context(n)) for n, oid in enumerate(order_ids)
+    ]
+    matched = executions_schedule(triggers=triggers)
+    scheduled = time.perf_counter()
+    ran = executions_run_due()
+    finished = time.perf_counter()
+    set_based = finished - started
+
+    done = EscalationExecution.objects.filter(status="done").count()
+    audits = AuditLog.objects.filter(target_type="order").count()
+    notes = AdminNotification.objects.count()
+    if not done == matched == ran:
+        sys.exit(f"not every execution ran: matched {matched}, ran {ran}, done {done}")
+
+    sample_ids = seed("sample", SAMPLE, now)
+    sample_started = time.perf_counter()
+    for n, oid in enumerate(sample_ids):
+        auto_escalate(oid, "SLA_BREACH", f"sla-alert:s{n}", context(n))
+    per_order = (time.perf_counter() - sample_started) / SAMPLE
+    baseline = per_order * ORDERS
+
+    print(
+        f"orders: {ORDERS}, rules: {len(rules)}, executions: {matched}, audit rows: {audits}, "
+        f"notifications: {notes}"
+    )
+    print(
+        f"set-based: schedule {scheduled - started:.2f} s + run {finished - scheduled:.2f} s "
+        f"= {set_based:.2f} s until every due action is applied (goal <= 10 s)"
+    )
+    print(
+        f"baseline, one auto_escalate per order: {per_order * 1000:.1f} ms/order on {SAMPLE} "
+        f"orders -> {baseline:.1f} s for {ORDERS}"
+    )
+    print(f"ratio baseline / set-based: {baseline / set_based:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
