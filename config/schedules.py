@@ -35,6 +35,13 @@ JOBS: tuple[PeriodicJob, ...] = (
         interval_setting="VENDOR_PERFORMANCE_RETENTION_INTERVAL_MINUTES",
         description="Delete VendorPerformance rows older than the retention period, in batches.",
     ),
+    PeriodicJob(
+        name="vendor-health-check",
+        func="vendors.tasks.vendor_health_check",
+        interval_setting="VENDOR_HEALTH_CHECK_INTERVAL_MINUTES",
+        description="Probe every active or offline vendor; offline after repeated failures, "
+        "orders failed over; back to active on recovery.",
+    ),
 )
 
 # A schedule whose function lives in one of these packages belongs to this
