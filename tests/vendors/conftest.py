@@ -109,3 +109,33 @@ def elapsed(func: Callable[[], object]) -> tuple[object, float]:
     started = time.monotonic()
     value = func()
     return value, time.monotonic() - started
+
+
+@pytest.fixture
+def escalation_entry_point(monkeypatch):
+    """escalation.tasks.auto_escalate, or a stand-in recording its calls where it is not built yet.
+
+    The escalation job is another piece (built in parallel); in tests tasks
+    run inline, and django-q2 refuses a function it cannot find. The stand-in
+    has the agreed signature, so the Task row proves what was enqueued.
+    """
+    import importlib
+    import sys
+    import types
+
+    import escalation
+
+    try:
+        importlib.import_module("escalation.tasks")
+        return None
+    except ImportError:
+        calls: list[tuple] = []
+        stub = types.ModuleType("escalation.tasks")
+
+        def auto_escalate(order_id, trigger, occurrence, context=None):
+            calls.append((order_id, trigger, occurrence, context))
+
+        stub.auto_escalate = auto_escalate
+        monkeypatch.setitem(sys.modules, "escalation.tasks", stub)
+        monkeypatch.setattr(escalation, "tasks", stub, raising=False)
+        return calls
