@@ -104,7 +104,9 @@ def test_three_failures_take_the_vendor_offline_and_fail_orders_over(
     }
     assert "3 consecutive failed health checks" in event["data"]["reason"]
     vendor_audit = AuditLog.objects.get(action="vendor.status_changed", target_id=str(failed.id))
-    assert vendor_audit.before == {"status": "active"} and vendor_audit.after == {"status": "offline"}
+    assert vendor_audit.before == {"status": "active"} and vendor_audit.after == {
+        "status": "offline"
+    }
     moves = AuditLog.objects.filter(action="order.vendor_failed_over")
     assert {m.target_id for m in moves} == {o.id for o in open_orders}
     assert all(m.after == {"vendorId": best.id} for m in moves)

@@ -93,4 +93,7 @@ def test_a_public_address_is_pinned(settings):
     url, host = _pinned("https://vendor.example.com:8443/x?y=1", "93.184.216.34")
     assert url == "https://93.184.216.34:8443/x?y=1"
     assert host == "vendor.example.com:8443"
-    assert _pinned("http://v.example.com/", "2001:db8::1") == ("http://[2001:db8::1]/", "v.example.com")
+    assert _pinned("http://v.example.com/", "2001:db8::1") == (
+        "http://[2001:db8::1]/",
+        "v.example.com",
+    )
