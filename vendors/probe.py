@@ -6,8 +6,8 @@ and the sweep writes the results from one thread.
 
 The timeout bounds the whole request, connect to last byte. requests' own
 timeout applies to each socket operation, so a server trickling a byte a
-second would never trip it: the body is read in chunks with the clock checked
-between them, and a watchdog thread shuts the socket down at the deadline
+second would never trip it: the body is read as it arrives with the clock checked
+after each read, and a watchdog thread shuts the socket down at the deadline
 (which also covers a status line or headers trickled byte by byte).
 """
 
@@ -233,11 +233,11 @@ def probe(vendor_id: int, url: str, *, timeout: float | None = None) -> ProbeRes
         return result(False, None, f"refused: {exc}")
     except _DeadlinePassed:
         return result(False, None, f"timed out after {timeout:g} s")
-    except requests.RequestException as exc:
-        if time.monotonic() >= deadline:  # the watchdog cut it off
-            return result(False, None, f"timed out after {timeout:g} s")
-        return result(False, None, _describe(exc))
     except Exception as exc:  # a probe must never take the sweep down
+        if time.monotonic() >= deadline:  # the watchdog cut the connection
+            return result(False, None, f"timed out after {timeout:g} s")
+        if isinstance(exc, requests.RequestException):
+            return result(False, None, _describe(exc))
         return result(False, None, f"{type(exc).__name__}: {exc}")
     code, error = status
     return result(not error and 200 <= code < 300, code, error)
@@ -291,15 +291,20 @@ def _get(url: str, deadline: float) -> tuple[int, str]:
 
 
 def _read_body(response: requests.Response, deadline: float) -> None:
+    """Read up to MAX_BODY_BYTES, checking the clock after every read.
+
+    read1() returns whatever has arrived (iter_content would wait for a full
+    chunk: a trickling server would hold it far past the deadline). The body
+    is not decoded: only its arrival matters.
+    """
     read = 0
-    for chunk in response.iter_content(chunk_size=_CHUNK_BYTES):
-        read += len(chunk)
+    while read < MAX_BODY_BYTES:
+        chunk = response.raw.read1(_CHUNK_BYTES, decode_content=False)
         if time.monotonic() >= deadline:
             raise _DeadlinePassed
-        if read >= MAX_BODY_BYTES:
+        if not chunk:
             return
-    if time.monotonic() >= deadline:  # the watchdog ended the body early
-        raise _DeadlinePassed
+        read += len(chunk)
 
 
 def _describe(exc: requests.RequestException) -> str:
