@@ -7,7 +7,7 @@ import threading
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django_q.models import Task
 
 from notifications.models import AdminNotification, AuditLog
@@ -273,7 +273,7 @@ def test_two_sweeps_at_once_take_offline_once_and_move_each_order_once(
             barrier.wait()
             reports.append(vendor_health_sweep())
         finally:
-            close_old_connections()
+            connection.close()  # CONN_MAX_AGE would keep it open past the test
 
     threads = [threading.Thread(target=sweep) for _ in range(2)]
     for thread in threads:
