@@ -48,6 +48,13 @@ JOBS: tuple[PeriodicJob, ...] = (
         interval_setting="ESCALATION_PERIODIC_INTERVAL_MINUTES",
         description="Run due delayed escalations, trigger EXCEPTION_UNRESOLVED, requeue lost runs.",
     ),
+    PeriodicJob(
+        name="vendor-health-check",
+        func="vendors.tasks.vendor_health_check",
+        interval_setting="VENDOR_HEALTH_CHECK_INTERVAL_MINUTES",
+        description="Probe every active or offline vendor; offline after repeated failures, "
+        "orders failed over; back to active on recovery.",
+    ),
 )
 
 # A schedule whose function lives in one of these packages belongs to this

@@ -241,3 +241,25 @@ if ESCALATION_RUNNING_TIMEOUT_MINUTES * 60 <= TASK_TIMEOUT_SECONDS:
     )
 ESCALATION_MAX_ATTEMPTS = env_int("ESCALATION_MAX_ATTEMPTS", 3, minimum=1)
 EVENT_HANDLERS["order:status:changed"].append("escalation.handlers.cancel_pending_on_close")
+
+# --- vendors: health checks -------------------------------------------------
+VENDOR_HEALTH_CHECK_INTERVAL_MINUTES = env_int("VENDOR_HEALTH_CHECK_INTERVAL_MINUTES", 1, minimum=1)
+# Bounds each whole probe, connect to last byte (not each socket read).
+HEALTH_CHECK_TIMEOUT_SECONDS = env_float("HEALTH_CHECK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+# Off in production: a health URL may not point into our own network (SSRF).
+HEALTH_CHECK_ALLOW_PRIVATE_NETWORKS = env_bool("HEALTH_CHECK_ALLOW_PRIVATE_NETWORKS", False)
+# Probes running at once in one sweep. Fewer threads than hanging vendors
+# multiplies the sweep's time by the timeout.
+VENDOR_HEALTH_CHECK_POOL_SIZE = env_int("VENDOR_HEALTH_CHECK_POOL_SIZE", 256, minimum=1)
+# More vendors than this: the sweep is split into batch tasks any cluster may run.
+VENDOR_HEALTH_CHECK_BATCH_SIZE = env_int("VENDOR_HEALTH_CHECK_BATCH_SIZE", 1000, minimum=1)
+VENDOR_OFFLINE_FAILURE_THRESHOLD = env_int("VENDOR_OFFLINE_FAILURE_THRESHOLD", 3, minimum=1)
+VENDOR_RECOVERY_SUCCESS_THRESHOLD = env_int("VENDOR_RECOVERY_SUCCESS_THRESHOLD", 1, minimum=1)
+VENDOR_FAILURE_COUNTER_TTL_SECONDS = env_int("VENDOR_FAILURE_COUNTER_TTL_SECONDS", 900, minimum=1)
+if VENDOR_FAILURE_COUNTER_TTL_SECONDS <= VENDOR_HEALTH_CHECK_INTERVAL_MINUTES * 60:
+    raise SettingError(
+        "VENDOR_FAILURE_COUNTER_TTL_SECONDS",
+        "must be longer than the health check interval "
+        f"({VENDOR_HEALTH_CHECK_INTERVAL_MINUTES * 60} s), or consecutive failures never add up; "
+        f"got {VENDOR_FAILURE_COUNTER_TTL_SECONDS}",
+    )

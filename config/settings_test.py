@@ -19,3 +19,5 @@ from config.settings import Q_CLUSTER
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Test vendors answer on loopback.
+HEALTH_CHECK_ALLOW_PRIVATE_NETWORKS = True

@@ -279,3 +279,34 @@ def orders_raise_escalation_level(levels: dict[str, int]) -> set[str]:
                 )
                 raised.update(row[0] for row in cursor.fetchall())
     return raised
+
+
+# --- vendors ---
+# Orders a vendor still works on: failover moves these when the vendor goes offline.
+FAILOVER_STATUSES = ("pending", "in_progress")
+
+
+def orders_to_fail_over(vendor_id: int) -> list[OrderRow]:
+    """The vendor's pending and in-progress orders, oldest first."""
+    sql = (
+        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE vendor_id = %s "
+        f"AND status IN ({_placeholders(FAILOVER_STATUSES)}) ORDER BY created_at, id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [vendor_id, *FAILOVER_STATUSES])
+        return [_order(row) for row in cursor.fetchall()]
+
+
+def order_move_vendor(*, order_id: str, from_vendor_id: int, to_vendor_id: int) -> bool:
+    """Move an order still held by `from_vendor_id` (and still pending/in progress).
+
+    Conditional, so two failovers (or a portal change) never move it twice;
+    True if this call moved it. `updated_at` is the portal's clock: untouched.
+    """
+    sql = (
+        "UPDATE orders SET vendor_id = %s WHERE id = %s AND vendor_id = %s "
+        f"AND status IN ({_placeholders(FAILOVER_STATUSES)})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [to_vendor_id, order_id, from_vendor_id, *FAILOVER_STATUSES])
+        return cursor.rowcount == 1

@@ -15,11 +15,11 @@ from portal.orders import OrderRow, open_order_counts_by_vendor
 from vendors.models import VendorRoutingRule, VendorStatus
 
 
-def ranked_vendor_ids(
+def eligible_vendor_priorities(
     *, package_type: str, client_id: str, exclude: Iterable[int] = ()
-) -> list[int]:
-    """Eligible vendor ids for this kind of order, best first."""
-    best_priority = dict(
+) -> dict[int, int]:
+    """Eligible vendor id -> its lowest matching priority number (unordered)."""
+    return dict(
         VendorRoutingRule.objects.filter(
             is_active=True,
             vendor__status=VendorStatus.ACTIVE,
@@ -30,6 +30,15 @@ def ranked_vendor_ids(
         .values("vendor_id")
         .annotate(best=Min("priority"))
         .values_list("vendor_id", "best")
+    )
+
+
+def ranked_vendor_ids(
+    *, package_type: str, client_id: str, exclude: Iterable[int] = ()
+) -> list[int]:
+    """Eligible vendor ids for this kind of order, best first."""
+    best_priority = eligible_vendor_priorities(
+        package_type=package_type, client_id=client_id, exclude=exclude
     )
     load = open_order_counts_by_vendor(list(best_priority))
     return sorted(best_priority, key=lambda v: (best_priority[v], load.get(v, 0), v))
