@@ -310,3 +310,15 @@ def order_move_vendor(*, order_id: str, from_vendor_id: int, to_vendor_id: int) 
     with connection.cursor() as cursor:
         cursor.execute(sql, [to_vendor_id, order_id, from_vendor_id, *FAILOVER_STATUSES])
         return cursor.rowcount == 1
+
+
+# --- ops status page ---
+
+
+def count_open_orders() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM orders WHERE status IN ({_placeholders(OPEN_STATUSES)})",
+            list(OPEN_STATUSES),
+        )
+        return cursor.fetchone()[0]
