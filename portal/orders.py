@@ -159,3 +159,53 @@ def open_order_counts_by_vendor(vendor_ids: list[int]) -> dict[int, int]:
 def _placeholders(values: list | tuple) -> str:
     # psycopg 3 does not expand a tuple for `IN %s`; SQLite has no `= ANY`.
     return ", ".join(["%s"] * len(values))
+
+
+# --- events (vendor assignment, order-status-sync) ---
+
+
+def order_set_vendor_if_unassigned(*, order_id: str, vendor_id: int) -> bool:
+    """Give an open order with no vendor this vendor; False if it has one or is closed.
+
+    One conditional UPDATE, so two listeners (or a listener and
+    order-status-sync) handling the same order never assign twice.
+    Leaves updated_at alone: it is the portal's clock.
+    """
+    sql = (
+        "UPDATE orders SET vendor_id = %s WHERE id = %s AND vendor_id IS NULL "
+        f"AND status IN ({_placeholders(OPEN_STATUSES)})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [vendor_id, order_id, *OPEN_STATUSES])
+        return cursor.rowcount == 1
+
+
+def orders_changed_since(*, updated_at: datetime, after_id: str = "", limit: int) -> list[OrderRow]:
+    """Orders by (updated_at, id) after the key (updated_at, after_id), oldest first.
+
+    A keyset page: pass the last row's (updated_at, id) to get the next one.
+    after_id="" includes every order updated exactly at `updated_at`.
+    """
+    at = db_datetime(updated_at)
+    sql = (
+        f"SELECT {_ORDER_COLUMNS} FROM orders "
+        "WHERE updated_at > %s OR (updated_at = %s AND id > %s) "
+        "ORDER BY updated_at, id LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [at, at, after_id, limit])
+        return [_order(row) for row in cursor.fetchall()]
+
+
+def update_order_status(
+    *, order_id: str, status: str, updated_at: datetime | None = None
+) -> OrderRow | None:
+    """Change an order's status as the portal does (the portal in production; tests and demo)."""
+    if status not in ORDER_STATUSES:
+        raise ValueError(f"unknown order status {status!r}")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE orders SET status = %s, updated_at = %s WHERE id = %s",
+            [status, db_datetime(updated_at or timezone.now()), order_id],
+        )
+    return get_order(order_id)
