@@ -72,6 +72,7 @@ class EventListener:
         self.stop_requested = False
         self.messages_seen = 0
         self.connections = 0  # successful (re)subscriptions, for operators and tests
+        self.failures = 0  # Redis failures since start
 
     def request_stop(self, signum: int | None = None, frame: object = None) -> None:
         """Signal handler: only sets the flag; the loop notices within poll_seconds."""
@@ -93,6 +94,7 @@ class EventListener:
                 )
             except Exception as exc:  # Redis errors above all; nothing may end the loop
                 failures += 1
+                self.failures += 1
                 self._close(pubsub)
                 pubsub = None
                 delay = backoff_seconds(failures, cap=self.max_backoff_seconds)
@@ -125,7 +127,6 @@ class EventListener:
         return pubsub
 
     def _handle(self, message: dict) -> None:
-        self.messages_seen += 1
         channel = _text(message.get("channel"))
         raw = message.get("data")
         raw = raw if isinstance(raw, bytes) else str(raw).encode()
@@ -138,6 +139,7 @@ class EventListener:
             logger.exception("unexpected error handling a message on %s", channel)
         finally:
             close_old_connections()
+            self.messages_seen += 1  # counted once done (tests wait on it)
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
