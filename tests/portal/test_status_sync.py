@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
+from django.db import close_old_connections, connections
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -146,3 +148,35 @@ def test_an_order_no_vendor_can_take_notifies_the_ops_managers_once():
     order_status_sync()
     assert AdminNotification.objects.count() == 1
     assert portal_orders.get_order(order.id).vendor_id is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_syncs_at_once_assign_each_order_once():
+    for _ in range(2):
+        VendorRoutingRuleFactory(package_type="CRIMINAL")
+    orders = [OrderFactory(package_type="CRIMINAL") for _ in range(20)]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        close_old_connections()
+        try:
+            barrier.wait(timeout=5)
+            order_status_sync()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert not errors
+    assert not RejectedEvent.objects.exists()
+    for order in orders:
+        assert portal_orders.get_order(order.id).vendor_id is not None
+        assert AuditLog.objects.filter(target_id=order.id).count() == 1
+    assert OrderSeen.objects.count() == len(orders)
