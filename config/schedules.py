@@ -55,6 +55,18 @@ JOBS: tuple[PeriodicJob, ...] = (
         description="Probe every active or offline vendor; offline after repeated failures, "
         "orders failed over; back to active on recovery.",
     ),
+    PeriodicJob(
+        name="event-relay",
+        func="portal.tasks.event_relay",
+        interval_setting="EVENT_RELAY_INTERVAL_MINUTES",
+        description="Publish outbox events Redis refused at commit, in order; prune old ones.",
+    ),
+    PeriodicJob(
+        name="order-status-sync",
+        func="portal.tasks.order_status_sync",
+        interval_setting="ORDER_STATUS_SYNC_INTERVAL_MINUTES",
+        description="Run the event handlers for order changes pub/sub did not deliver.",
+    ),
 )
 
 # A schedule whose function lives in one of these packages belongs to this

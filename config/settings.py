@@ -192,8 +192,13 @@ LOGGING = {
 # whole inbound flow. Each handler takes a portal.events.InboundEvent and must
 # be idempotent: order-status-sync runs them again for what pub/sub lost.
 EVENT_HANDLERS: dict[str, list[str]] = {
-    "order:new": [],
-    "order:status:changed": [],
+    "order:new": [
+        "vendors.handlers.assign_vendor_on_new_order",
+    ],
+    "order:status:changed": [
+        "portal.handlers.record_order_status",
+        "escalation.handlers.cancel_pending_on_close",
+    ],
 }
 
 # --- notifications ----------------------------------------------------------
@@ -240,7 +245,6 @@ if ESCALATION_RUNNING_TIMEOUT_MINUTES * 60 <= TASK_TIMEOUT_SECONDS:
         f"is taken from its worker; got {ESCALATION_RUNNING_TIMEOUT_MINUTES} min",
     )
 ESCALATION_MAX_ATTEMPTS = env_int("ESCALATION_MAX_ATTEMPTS", 3, minimum=1)
-EVENT_HANDLERS["order:status:changed"].append("escalation.handlers.cancel_pending_on_close")
 
 # --- vendors: health checks -------------------------------------------------
 VENDOR_HEALTH_CHECK_INTERVAL_MINUTES = env_int("VENDOR_HEALTH_CHECK_INTERVAL_MINUTES", 1, minimum=1)
@@ -263,3 +267,23 @@ if VENDOR_FAILURE_COUNTER_TTL_SECONDS <= VENDOR_HEALTH_CHECK_INTERVAL_MINUTES * 
         f"({VENDOR_HEALTH_CHECK_INTERVAL_MINUTES * 60} s), or consecutive failures never add up; "
         f"got {VENDOR_FAILURE_COUNTER_TTL_SECONDS}",
     )
+
+# --- portal events (relay, listener, order-status-sync) ----------------------
+EVENT_RELAY_INTERVAL_MINUTES = env_int("EVENT_RELAY_INTERVAL_MINUTES", 1, minimum=1)
+# Published outbox rows are kept this long (to look up what was sent), then pruned.
+EVENT_OUTBOX_RETENTION_DAYS = env_int("EVENT_OUTBOX_RETENTION_DAYS", 7, minimum=1)
+REJECTED_EVENT_RETENTION_DAYS = env_int("REJECTED_EVENT_RETENTION_DAYS", 90, minimum=1)
+# An inbound message larger than this is rejected unread (an order event is a few hundred bytes).
+EVENT_MAX_MESSAGE_BYTES = env_int("EVENT_MAX_MESSAGE_BYTES", 65536, minimum=1024)
+# The listener's reconnect backoff doubles from 0.5 s up to this cap.
+EVENT_LISTENER_MAX_BACKOFF_SECONDS = env_float(
+    "EVENT_LISTENER_MAX_BACKOFF_SECONDS", 30.0, minimum=1
+)
+ORDER_STATUS_SYNC_INTERVAL_MINUTES = env_int("ORDER_STATUS_SYNC_INTERVAL_MINUTES", 1, minimum=1)
+# Each run re-reads this far behind its watermark: a portal transaction that
+# commits late carries an updated_at older than rows already read.
+ORDER_STATUS_SYNC_OVERLAP_SECONDS = env_int("ORDER_STATUS_SYNC_OVERLAP_SECONDS", 300, minimum=0)
+# With no watermark yet (first run), look back this far.
+ORDER_STATUS_SYNC_INITIAL_LOOKBACK_HOURS = env_int(
+    "ORDER_STATUS_SYNC_INITIAL_LOOKBACK_HOURS", 24, minimum=1
+)

@@ -77,3 +77,72 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.event_id}"
+
+
+class RejectReason(models.TextChoices):
+    TOO_LARGE = "too_large", "Too large"
+    NOT_UTF8 = "not_utf8", "Not UTF-8"
+    NOT_JSON = "not_json", "Not JSON"
+    NOT_OBJECT = "not_object", "Not a JSON object"
+    BAD_DATA = "bad_data", "Malformed data"
+    MISSING_ORDER_ID = "missing_order_id", "No orderId"
+    BAD_ORDER_ID = "bad_order_id", "Malformed orderId"
+    BAD_STATUS = "bad_status", "Missing or malformed status"
+    UNKNOWN_CHANNEL = "unknown_channel", "Unknown channel"
+    HANDLER_FAILED = "handler_failed", "A handler raised"
+
+
+class RejectedEvent(models.Model):
+    """An inbound message that was malformed, or whose handler raised, kept for review.
+
+    The listener and order-status-sync write these and carry on; nothing
+    reads them but people (admin, read-only).
+    """
+
+    channel = models.CharField(max_length=200)
+    reason = models.CharField(max_length=32, choices=RejectReason.choices, db_index=True)
+    detail = models.TextField(blank=True, help_text="What exactly was wrong, or the traceback.")
+    raw = models.TextField(
+        blank=True, help_text="The message as received (truncated; undecodable bytes escaped)."
+    )
+    raw_size = models.PositiveIntegerField(help_text="Size of the whole message in bytes.")
+    order_id = models.CharField(max_length=64, blank=True, db_index=True)
+    handler = models.CharField(max_length=200, blank=True)
+    received_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.channel}: {self.get_reason_display()}"
+
+
+class OrderSeen(models.Model):
+    """The status of an order as the back office last saw it (by event or by order-status-sync).
+
+    order-status-sync compares it with the portal's orders to find what
+    pub/sub lost.
+    """
+
+    order_id = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=200, blank=True, help_text="The event that told us.")
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-seen_at"]
+        verbose_name_plural = "orders seen"
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.status}"
+
+
+class SyncWatermark(models.Model):
+    """How far a reconciliation job has read (e.g. orders.updated_at for order-status-sync)."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    value = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.value.isoformat()}"

@@ -322,3 +322,39 @@ def count_open_orders() -> int:
             list(OPEN_STATUSES),
         )
         return cursor.fetchone()[0]
+
+
+# --- events (vendor assignment, order-status-sync) ---
+
+
+def order_set_vendor_if_unassigned(*, order_id: str, vendor_id: int) -> bool:
+    """Give an open order with no vendor this vendor; False if it has one or is closed.
+
+    One conditional UPDATE, so two listeners (or a listener and
+    order-status-sync) handling the same order never assign twice.
+    Leaves updated_at alone: it is the portal's clock.
+    """
+    sql = (
+        "UPDATE orders SET vendor_id = %s WHERE id = %s AND vendor_id IS NULL "
+        f"AND status IN ({_placeholders(OPEN_STATUSES)})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [vendor_id, order_id, *OPEN_STATUSES])
+        return cursor.rowcount == 1
+
+
+def orders_changed_since(*, updated_at: datetime, after_id: str = "", limit: int) -> list[OrderRow]:
+    """Orders by (updated_at, id) after the key (updated_at, after_id), oldest first.
+
+    A keyset page: pass the last row's (updated_at, id) to get the next one.
+    after_id="" includes every order updated exactly at `updated_at`.
+    """
+    at = db_datetime(updated_at)
+    sql = (
+        f"SELECT {_ORDER_COLUMNS} FROM orders "
+        "WHERE updated_at > %s OR (updated_at = %s AND id > %s) "
+        "ORDER BY updated_at, id LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [at, at, after_id, limit])
+        return [_order(row) for row in cursor.fetchall()]
