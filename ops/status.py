@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Count, Max, Min, OuterRef, Q, Subquery
+from django.utils import timezone
 from django_q.models import Task
 
 from config.schedules import JOBS
 from escalation.models import EscalationExecution, ExecutionStatus
 from notifications.models import AdminNotification, EmailStatus
+from portal.models import OutboxEvent, RejectedEvent
 from portal.orders import count_open_orders
 from sla.models import AlertType, SLAAlert
 from vendors.models import Vendor, VendorPerformance
@@ -101,6 +103,15 @@ def notification_summary() -> dict[str, object]:
     )
 
 
+def event_summary() -> dict[str, object]:
+    day_ago = timezone.now() - timedelta(days=1)
+    return {
+        "rejected_total": RejectedEvent.objects.count(),
+        "rejected_last_day": RejectedEvent.objects.filter(received_at__gte=day_ago).count(),
+        "outbox_backlog": OutboxEvent.objects.filter(published_at__isnull=True).count(),
+    }
+
+
 def status_context() -> dict[str, object]:
     return {
         "jobs": job_statuses(),
@@ -109,4 +120,5 @@ def status_context() -> dict[str, object]:
         "vendors_by_status": vendors_by_status(),
         "escalations": escalation_summary(),
         "notifications": notification_summary(),
+        "events": event_summary(),
     }

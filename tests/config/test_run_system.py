@@ -74,6 +74,7 @@ def test_run_system_serves_admin_and_stops_on_ctrl_c(tmp_path):
         descendants = children_of(process.pid)
         commands = [Path(f"/proc/{p}/cmdline").read_bytes() for p in descendants]
         assert any(b"qcluster" in c for c in commands)
+        assert any(b"listen_events" in c for c in commands)
         assert "password:" in (tmp_path / "run.log").read_text()
 
         started = time.monotonic()

@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from sla.models import AlertType
@@ -59,3 +60,14 @@ def test_status_page_queries_do_not_grow_with_orders(staff_client):
     for _ in range(30):
         SLAAlertFactory(order_id=OrderFactory().id, type=AlertType.BREACHED)
     assert queries() == few
+
+
+def test_status_page_counts_rejected_and_unpublished_events(staff_client):
+    from portal.models import RejectedEvent
+
+    RejectedEvent.objects.create(
+        channel="order:new", reason="not_json", raw="{", raw_size=1, received_at=timezone.now()
+    )
+    response = staff_client.get(reverse("ops-status"))
+    assert response.context["events"]["rejected_last_day"] == 1
+    assert response.context["events"]["outbox_backlog"] == 0

