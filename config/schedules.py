@@ -35,6 +35,12 @@ JOBS: tuple[PeriodicJob, ...] = (
         interval_setting="VENDOR_PERFORMANCE_RETENTION_INTERVAL_MINUTES",
         description="Delete VendorPerformance rows older than the retention period, in batches.",
     ),
+    PeriodicJob(
+        name="sla-breach-detection",
+        func="sla.tasks.sla_breach_detection",
+        interval_setting="SLA_BREACH_DETECTION_INTERVAL_MINUTES",
+        description="Scan every open order against its SLA target; warn at 80 %, breach at 100 %.",
+    ),
 )
 
 # A schedule whose function lives in one of these packages belongs to this

@@ -159,3 +159,29 @@ def open_order_counts_by_vendor(vendor_ids: list[int]) -> dict[int, int]:
 def _placeholders(values: list | tuple) -> str:
     # psycopg 3 does not expand a tuple for `IN %s`; SQLite has no `= ANY`.
     return ", ".join(["%s"] * len(values))
+
+
+# --- sla ---
+
+
+def open_orders_select() -> tuple[str, list]:
+    """A SELECT of every open order, to embed as a subquery in a set-based scan.
+
+    Its columns have these names whatever the portal calls them: order_id,
+    client_id, package_id, assigned_to_id, created_at. Returns (sql, params).
+    """
+    sql = (
+        "SELECT id AS order_id, client_id, package_id, assigned_to_id, created_at "
+        f"FROM orders WHERE status NOT IN ({_placeholders(CLOSED_STATUSES)})"
+    )
+    return sql, list(CLOSED_STATUSES)
+
+
+def order_assignees(order_ids: list[str]) -> dict[str, int | None]:
+    """The assigned processor's user id of each order, in one query (unknown ids are absent)."""
+    if not order_ids:
+        return {}
+    sql = f"SELECT id, assigned_to_id FROM orders WHERE id IN ({_placeholders(order_ids)})"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(order_ids))
+        return dict(cursor.fetchall())
