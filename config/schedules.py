@@ -67,6 +67,12 @@ JOBS: tuple[PeriodicJob, ...] = (
         interval_setting="ORDER_STATUS_SYNC_INTERVAL_MINUTES",
         description="Run the event handlers for order changes pub/sub did not deliver.",
     ),
+    PeriodicJob(
+        name="sla-breach-detection",
+        func="sla.tasks.sla_breach_detection",
+        interval_setting="SLA_BREACH_DETECTION_INTERVAL_MINUTES",
+        description="Scan every open order against its SLA target; warn at 80 %, breach at 100 %.",
+    ),
 )
 
 # A schedule whose function lives in one of these packages belongs to this

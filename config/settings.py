@@ -197,6 +197,7 @@ EVENT_HANDLERS: dict[str, list[str]] = {
     ],
     "order:status:changed": [
         "portal.handlers.record_order_status",
+        "sla.handlers.resolve_alerts_on_close",
         "escalation.handlers.cancel_pending_on_close",
     ],
 }
@@ -287,3 +288,21 @@ ORDER_STATUS_SYNC_OVERLAP_SECONDS = env_int("ORDER_STATUS_SYNC_OVERLAP_SECONDS",
 ORDER_STATUS_SYNC_INITIAL_LOOKBACK_HOURS = env_int(
     "ORDER_STATUS_SYNC_INITIAL_LOOKBACK_HOURS", 24, minimum=1
 )
+
+# --- sla ---
+SLA_BREACH_DETECTION_INTERVAL_MINUTES = env_int(
+    "SLA_BREACH_DETECTION_INTERVAL_MINUTES", 5, minimum=1
+)
+# Alerts created (and announced) per transaction in one run.
+SLA_BREACH_DETECTION_BATCH_SIZE = env_int("SLA_BREACH_DETECTION_BATCH_SIZE", 5000, minimum=1)
+# The run's Redis lock lives longer than the run can: django-q2 kills a task
+# at TASK_TIMEOUT_SECONDS, so a shorter TTL could let two runs overlap.
+SLA_BREACH_DETECTION_LOCK_SECONDS = env_int(
+    "SLA_BREACH_DETECTION_LOCK_SECONDS", TASK_TIMEOUT_SECONDS + 60, minimum=1
+)
+if SLA_BREACH_DETECTION_LOCK_SECONDS <= TASK_TIMEOUT_SECONDS:
+    raise SettingError(
+        "SLA_BREACH_DETECTION_LOCK_SECONDS",
+        f"must be larger than TASK_TIMEOUT_SECONDS ({TASK_TIMEOUT_SECONDS}), "
+        f"or a slow run's lock expires while it runs; got {SLA_BREACH_DETECTION_LOCK_SECONDS}",
+    )

@@ -358,3 +358,29 @@ def orders_changed_since(*, updated_at: datetime, after_id: str = "", limit: int
     with connection.cursor() as cursor:
         cursor.execute(sql, [at, at, after_id, limit])
         return [_order(row) for row in cursor.fetchall()]
+
+
+# --- sla ---
+
+
+def open_orders_select() -> tuple[str, list]:
+    """A SELECT of every open order, to embed as a subquery in a set-based scan.
+
+    Its columns have these names whatever the portal calls them: order_id,
+    client_id, package_id, assigned_to_id, created_at. Returns (sql, params).
+    """
+    sql = (
+        "SELECT id AS order_id, client_id, package_id, assigned_to_id, created_at "
+        f"FROM orders WHERE status NOT IN ({_placeholders(CLOSED_STATUSES)})"
+    )
+    return sql, list(CLOSED_STATUSES)
+
+
+def order_assignees(order_ids: list[str]) -> dict[str, int | None]:
+    """The assigned processor's user id of each order, in one query (unknown ids are absent)."""
+    if not order_ids:
+        return {}
+    sql = f"SELECT id, assigned_to_id FROM orders WHERE id IN ({_placeholders(order_ids)})"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(order_ids))
+        return dict(cursor.fetchall())

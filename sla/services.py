@@ -1,0 +1,215 @@
+"""Writes to SLA data: the scan's run (alerts and what they set off) and resolving alerts."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from config.tasks import enqueue
+from notifications.models import NotificationLevel
+from notifications.roles import OPS_MANAGER, role_members
+from notifications.services import audit, notify
+from portal.events import SLA_BREACHED, publish
+from portal.orders import order_assignees
+from sla.models import AlertType, SLAAlert
+from sla.scan import NewAlert, alerts_create_due, open_order_counts
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "sla-breach-detection"
+ESCALATION_TASK = "escalation.tasks.auto_escalate"
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    scanned: int
+    without_target: int
+    warnings: int
+    breaches: int
+    seconds: float
+
+
+def sla_scan_run(*, now: datetime, batch_size: int = 5000) -> ScanResult:
+    """Create every alert due at `now` and announce each one, `batch_size` per transaction.
+
+    Each batch is one transaction: the alerts, their notifications, events and
+    escalation tasks commit together or not at all. The statements per batch
+    do not depend on the number of orders; only the announcements are per alert.
+    """
+    started = time.monotonic()
+    scanned, without_target = open_order_counts()
+    warnings = breaches = 0
+    while True:
+        with transaction.atomic():
+            alerts = alerts_create_due(now=now, limit=batch_size)
+            announced = _alerts_announce(alerts, now=now)
+        warnings += sum(1 for alert in announced if alert.type == AlertType.WARNING)
+        breaches += sum(1 for alert in announced if alert.type == AlertType.BREACHED)
+        # Fewer than asked: nothing left (or a concurrent run is creating the
+        # rest, and announces them itself).
+        if len(alerts) < batch_size:
+            break
+    return ScanResult(
+        scanned=scanned,
+        without_target=without_target,
+        warnings=warnings,
+        breaches=breaches,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _alerts_announce(alerts: list[NewAlert], *, now: datetime) -> list[NewAlert]:
+    """Notify on warnings, publish and escalate on breaches; return the alerts announced.
+
+    One alert that cannot be announced is logged and its row deleted (in its
+    own savepoint), so the next run creates and announces it again; the others
+    go on.
+    """
+    warnings = [alert for alert in alerts if alert.type == AlertType.WARNING]
+    recipients = _recipients_by_order([alert.order_id for alert in warnings])
+    announced = []
+    unheard = [order_id for order_id, people in recipients.items() if not people]
+    if unheard:
+        logger.warning(
+            "%s: %d SLA warning(s) have no one to notify (no active assignee, no %s), e.g. %s",
+            ACTOR,
+            len(unheard),
+            OPS_MANAGER,
+            ", ".join(unheard[:5]),
+        )
+    for alert in alerts:
+        people = recipients.get(alert.order_id, [])
+        if alert.type == AlertType.WARNING and not people:
+            announced.append(alert)  # created; nothing to send
+        elif _alert_announce(alert, now=now, recipients=people):
+            announced.append(alert)
+    return announced
+
+
+def _alert_announce(alert: NewAlert, *, now: datetime, recipients: list[AbstractBaseUser]) -> bool:
+    """Announce one alert in its own savepoint; on failure log, delete the alert, return False."""
+    try:
+        with transaction.atomic():
+            if alert.type == AlertType.WARNING:
+                _warning_announce(alert, now=now, recipients=recipients)
+            else:
+                _breach_announce(alert, now=now)
+    except Exception:
+        logger.exception(
+            "%s: announcing %s alert %s for order %s failed; the next run retries it",
+            ACTOR,
+            alert.type,
+            alert.id,
+            alert.order_id,
+        )
+        SLAAlert.objects.filter(pk=alert.id).delete()
+        return False
+    return True
+
+
+def _recipients_by_order(order_ids: list[str]) -> dict[str, list[AbstractBaseUser]]:
+    """notifications.roles.order_recipients for many orders in at most three queries.
+
+    The assigned processor if active, else the ops managers.
+    """
+    if not order_ids:
+        return {}
+    assignees = order_assignees(order_ids)
+    user_ids = {user_id for user_id in assignees.values() if user_id is not None}
+    users = (
+        {user.pk: user for user in get_user_model().objects.filter(pk__in=user_ids, is_active=True)}
+        if user_ids
+        else {}
+    )
+    managers: list[AbstractBaseUser] | None = None
+    result = {}
+    for order_id in order_ids:
+        user = users.get(assignees.get(order_id))
+        if user is not None:
+            result[order_id] = [user]
+            continue
+        if managers is None:
+            managers = role_members(OPS_MANAGER)
+        result[order_id] = managers
+    return result
+
+
+def _warning_announce(
+    alert: NewAlert, *, now: datetime, recipients: list[AbstractBaseUser]
+) -> None:
+    percent = alert.elapsed_percent(now)
+    notify(
+        title=f"SLA warning: order {alert.order_id} at {percent:g} % of its target",
+        body=(
+            f"Order {alert.order_id} (client {alert.client_id}, package {alert.package_id}) "
+            f"has been open {alert.elapsed_minutes(now)} min of its "
+            f"{alert.target_minutes} min SLA target."
+        ),
+        recipients=recipients,
+        level=NotificationLevel.WARNING,
+        order_id=alert.order_id,
+        dedupe_key=f"sla:{alert.type}:{alert.order_id}",
+    )
+
+
+def _breach_announce(alert: NewAlert, *, now: datetime) -> None:
+    elapsed_minutes = alert.elapsed_minutes(now)
+    publish(
+        SLA_BREACHED,
+        {
+            "orderId": alert.order_id,
+            "clientId": alert.client_id,
+            "packageId": alert.package_id,
+            "targetMinutes": alert.target_minutes,
+            "elapsedMinutes": elapsed_minutes,
+        },
+    )
+    enqueue(
+        "auto-escalation",
+        ESCALATION_TASK,
+        alert.order_id,
+        "SLA_BREACH",
+        f"sla-alert:{alert.id}",
+        {
+            "elapsedPercent": alert.elapsed_percent(now),
+            "targetMinutes": alert.target_minutes,
+            "elapsedMinutes": elapsed_minutes,
+        },
+    )
+
+
+def sla_alerts_resolve(*, order_id: str, status: str, actor: str = "sla-alert-resolution") -> int:
+    """Mark the order's open alerts resolved (it closed with `status`); return how many.
+
+    Each alert is claimed by a conditional UPDATE, so a second call (the
+    event and order-status-sync both deliver the close) changes and audits
+    nothing.
+    """
+    resolved = 0
+    now = timezone.now()
+    open_alerts = SLAAlert.objects.filter(order_id=order_id, resolved_at__isnull=True)
+    for alert_id, alert_type in open_alerts.values_list("id", "type"):
+        with transaction.atomic():
+            claimed = SLAAlert.objects.filter(pk=alert_id, resolved_at__isnull=True).update(
+                resolved_at=now
+            )
+            if claimed != 1:
+                continue  # resolved by a concurrent call
+            audit(
+                action="sla.alert_resolved",
+                target_type="sla_alert",
+                target_id=alert_id,
+                before={"resolvedAt": None},
+                after={"resolvedAt": now.isoformat()},
+                reason=f"order {order_id} {alert_type} alert: the order is {status}",
+                actor=actor,
+            )
+        resolved += 1
+    return resolved
