@@ -27,6 +27,19 @@ def auto_escalate(
     )
 
 
+def auto_escalate_batch(triggers: list[list]) -> dict[str, int]:
+    """Job auto-escalation for many triggers at once (the SLA scan's breaches of one batch).
+
+    Each item is [order_id, trigger, occurrence, context]: the arguments of
+    auto_escalate. Rules and orders are read once for the whole list and the
+    executions written in bulk; safe to run twice for the same reasons.
+    """
+    items = [services.Trigger(o, t, occ, ctx or {}) for o, t, occ, ctx in triggers]
+    matched = services.executions_schedule(triggers=items)
+    ran = services.executions_run_due() if matched else 0
+    return {"triggers": len(items), "matched": matched, "ran": ran}
+
+
 def escalation_periodic() -> dict[str, int]:
     """Job escalation-periodic, every minute: the delayed and time-based part of auto-escalation.
 
