@@ -24,7 +24,7 @@ from notifications.models import AdminNotification, EmailStatus
 from notifications.services import notify
 from notifications.tasks import notification_dispatch
 from tests.factories import AdminNotificationFactory, UserFactory, VendorFactory
-from tests.notifications.conftest import REFUSED_PREFIX
+from tests.servers import REFUSED_PREFIX
 
 pytestmark = pytest.mark.django_db
 
