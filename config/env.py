@@ -108,3 +108,11 @@ def env_email_url(name: str) -> dict[str, Any] | None:
 def env_prefixed(prefix: str) -> dict[str, str]:
     """Every variable starting with prefix, with the prefix removed (ANYMAIL_X -> X)."""
     return {k[len(prefix) :]: v for k, v in os.environ.items() if k.startswith(prefix)}
+
+
+def ensure_longer(name: str, value: float, *, than: float, than_name: str, why: str) -> None:
+    """Stop the start unless setting `name` exceeds another duration it must outlast."""
+    if value <= than:
+        raise SettingError(
+            name, f"must be larger than {than_name} ({than:g}), {why}; got {value:g}"
+        )

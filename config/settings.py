@@ -6,6 +6,7 @@ from pathlib import Path
 
 from config.env import (
     SettingError,
+    ensure_longer,
     env_bool,
     env_database,
     env_email_url,
@@ -138,12 +139,10 @@ TASK_WORKERS = env_int("TASK_WORKERS", 2, minimum=1)
 TASK_TIMEOUT_SECONDS = env_int("TASK_TIMEOUT_SECONDS", 120, minimum=1)
 TASK_RETRY_SECONDS = env_int("TASK_RETRY_SECONDS", 180, minimum=2)
 TASK_MAX_ATTEMPTS = env_int("TASK_MAX_ATTEMPTS", 3, minimum=1)
-if TASK_TIMEOUT_SECONDS >= TASK_RETRY_SECONDS:
-    raise SettingError(
-        "TASK_RETRY_SECONDS",
-        f"must be larger than TASK_TIMEOUT_SECONDS ({TASK_TIMEOUT_SECONDS}), "
-        f"or a running task is handed out a second time; got {TASK_RETRY_SECONDS}",
-    )
+ensure_longer(
+    "TASK_RETRY_SECONDS", TASK_RETRY_SECONDS, than=TASK_TIMEOUT_SECONDS,
+    than_name="TASK_TIMEOUT_SECONDS", why="or a running task is handed out a second time",
+)  # fmt: skip
 Q_CLUSTER = {
     "name": "backoffice",
     "workers": TASK_WORKERS,
@@ -215,12 +214,11 @@ NOTIFICATION_RETRY_INTERVAL_MINUTES = env_int("NOTIFICATION_RETRY_INTERVAL_MINUT
 # A claim older than this belongs to a worker that died mid-send (django-q2
 # kills a task at TASK_TIMEOUT_SECONDS), so the retry job may take it over.
 NOTIFICATION_CLAIM_TIMEOUT_SECONDS = env_int("NOTIFICATION_CLAIM_TIMEOUT_SECONDS", 300, minimum=1)
-if NOTIFICATION_CLAIM_TIMEOUT_SECONDS <= TASK_TIMEOUT_SECONDS:
-    raise SettingError(
-        "NOTIFICATION_CLAIM_TIMEOUT_SECONDS",
-        f"must be larger than TASK_TIMEOUT_SECONDS ({TASK_TIMEOUT_SECONDS}), or an email "
-        f"still being sent is taken over and sent twice; got {NOTIFICATION_CLAIM_TIMEOUT_SECONDS}",
-    )
+ensure_longer(
+    "NOTIFICATION_CLAIM_TIMEOUT_SECONDS", NOTIFICATION_CLAIM_TIMEOUT_SECONDS,
+    than=TASK_TIMEOUT_SECONDS, than_name="TASK_TIMEOUT_SECONDS",
+    why="or an email still being sent is taken over and sent twice",
+)  # fmt: skip
 
 # --- escalation -------------------------------------------------------------
 ESCALATION_PERIODIC_INTERVAL_MINUTES = env_int("ESCALATION_PERIODIC_INTERVAL_MINUTES", 1, minimum=1)
@@ -239,12 +237,11 @@ if ESCALATION_RUN_BUDGET_SECONDS >= TASK_TIMEOUT_SECONDS:
 # (its effects commit together with its end status, so none were kept), up to
 # ESCALATION_MAX_ATTEMPTS claims, then it is failed and the ops managers told.
 ESCALATION_RUNNING_TIMEOUT_MINUTES = env_int("ESCALATION_RUNNING_TIMEOUT_MINUTES", 10, minimum=1)
-if ESCALATION_RUNNING_TIMEOUT_MINUTES * 60 <= TASK_TIMEOUT_SECONDS:
-    raise SettingError(
-        "ESCALATION_RUNNING_TIMEOUT_MINUTES",
-        f"must be longer than TASK_TIMEOUT_SECONDS ({TASK_TIMEOUT_SECONDS} s), or a live run "
-        f"is taken from its worker; got {ESCALATION_RUNNING_TIMEOUT_MINUTES} min",
-    )
+ensure_longer(
+    "ESCALATION_RUNNING_TIMEOUT_MINUTES", ESCALATION_RUNNING_TIMEOUT_MINUTES,
+    than=TASK_TIMEOUT_SECONDS / 60, than_name="TASK_TIMEOUT_SECONDS in minutes",
+    why="or a live run is taken from its worker",
+)  # fmt: skip
 ESCALATION_MAX_ATTEMPTS = env_int("ESCALATION_MAX_ATTEMPTS", 3, minimum=1)
 
 # --- vendors: health checks -------------------------------------------------
@@ -261,13 +258,11 @@ VENDOR_HEALTH_CHECK_BATCH_SIZE = env_int("VENDOR_HEALTH_CHECK_BATCH_SIZE", 1000,
 VENDOR_OFFLINE_FAILURE_THRESHOLD = env_int("VENDOR_OFFLINE_FAILURE_THRESHOLD", 3, minimum=1)
 VENDOR_RECOVERY_SUCCESS_THRESHOLD = env_int("VENDOR_RECOVERY_SUCCESS_THRESHOLD", 1, minimum=1)
 VENDOR_FAILURE_COUNTER_TTL_SECONDS = env_int("VENDOR_FAILURE_COUNTER_TTL_SECONDS", 900, minimum=1)
-if VENDOR_FAILURE_COUNTER_TTL_SECONDS <= VENDOR_HEALTH_CHECK_INTERVAL_MINUTES * 60:
-    raise SettingError(
-        "VENDOR_FAILURE_COUNTER_TTL_SECONDS",
-        "must be longer than the health check interval "
-        f"({VENDOR_HEALTH_CHECK_INTERVAL_MINUTES * 60} s), or consecutive failures never add up; "
-        f"got {VENDOR_FAILURE_COUNTER_TTL_SECONDS}",
-    )
+ensure_longer(
+    "VENDOR_FAILURE_COUNTER_TTL_SECONDS", VENDOR_FAILURE_COUNTER_TTL_SECONDS,
+    than=VENDOR_HEALTH_CHECK_INTERVAL_MINUTES * 60,
+    than_name="the health check interval in seconds", why="or consecutive failures never add up",
+)  # fmt: skip
 
 # --- portal events (relay, listener, order-status-sync) ----------------------
 EVENT_RELAY_INTERVAL_MINUTES = env_int("EVENT_RELAY_INTERVAL_MINUTES", 1, minimum=1)
@@ -300,9 +295,8 @@ SLA_BREACH_DETECTION_BATCH_SIZE = env_int("SLA_BREACH_DETECTION_BATCH_SIZE", 500
 SLA_BREACH_DETECTION_LOCK_SECONDS = env_int(
     "SLA_BREACH_DETECTION_LOCK_SECONDS", TASK_TIMEOUT_SECONDS + 60, minimum=1
 )
-if SLA_BREACH_DETECTION_LOCK_SECONDS <= TASK_TIMEOUT_SECONDS:
-    raise SettingError(
-        "SLA_BREACH_DETECTION_LOCK_SECONDS",
-        f"must be larger than TASK_TIMEOUT_SECONDS ({TASK_TIMEOUT_SECONDS}), "
-        f"or a slow run's lock expires while it runs; got {SLA_BREACH_DETECTION_LOCK_SECONDS}",
-    )
+ensure_longer(
+    "SLA_BREACH_DETECTION_LOCK_SECONDS", SLA_BREACH_DETECTION_LOCK_SECONDS,
+    than=TASK_TIMEOUT_SECONDS, than_name="TASK_TIMEOUT_SECONDS",
+    why="or a slow run's lock expires while it runs",
+)  # fmt: skip
