@@ -21,13 +21,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def _db_marker(request: pytest.FixtureRequest) -> tuple[bool, bool]:
+    """(uses the database, transactional) for the test asking."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return False, False
+    return True, bool(marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+
+
+@pytest.fixture(autouse=True)
+def _roles_exist(request: pytest.FixtureRequest) -> None:
+    """The role groups come from a data migration, and the flush after a transactional
+    test deletes them: put them back so every test starts as a migrated database does."""
+    uses_db, transactional = _db_marker(request)
+    if not uses_db:
+        return
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from django.contrib.auth.models import Group
+
+    from notifications.roles import ROLES
+
+    for role in ROLES:
+        Group.objects.get_or_create(name=role)
+
+
 @pytest.fixture(autouse=True)
 def _portal_rows_removed(request: pytest.FixtureRequest):
     """The portal's tables are unmanaged, so the flush after a transactional test keeps their
     rows; remove them so they cannot leak into later tests."""
     yield
-    marker = request.node.get_closest_marker("django_db")
-    if marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
+    if _db_marker(request)[1]:
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM orders")
             cursor.execute("DELETE FROM clients")
