@@ -11,8 +11,11 @@ migrates it, bulk-loads 200,000 open orders (and 50,000 closed ones) across
   (the floor) and their ratio; goal: scan <= 2x the floor;
 - a seed-style loop (one config lookup and two alert lookups per order) on a
   2,000-order sample, scaled to 200,000;
-- full runs that insert the alerts (and announce breaches: outbox event and
-  escalation task per breach), first run and steady state.
+- full runs that insert the alerts and announce them (per breach an outbox
+  event, per 1,000 breaches one escalation task; with --ops-managers N, per
+  warning one notification and dispatch task per manager), first run and
+  steady state; the first run's time is also given as a share of
+  TASK_TIMEOUT_SECONDS, since the job must finish inside it.
 """
 
 from __future__ import annotations
@@ -219,6 +222,12 @@ def seed_style_loop(order_ids: list[str]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument(
+        "--ops-managers",
+        type=int,
+        default=0,
+        help="ops managers to create: the warnings (no assignees) notify each of them",
+    )
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url:
@@ -232,7 +241,7 @@ def main() -> None:
         seconds = time.perf_counter() - started
         print(f"loaded {OPEN_ORDERS:,} open + {CLOSED_ORDERS:,} closed orders, "
               f"{CLIENTS} clients, {PACKAGES} packages in {seconds:.1f} s")  # fmt: skip
-        run(rng)
+        run(rng, ops_managers=args.ops_managers)
     finally:
         from django.db import connections
 
@@ -240,7 +249,20 @@ def main() -> None:
         drop()
 
 
-def run(rng: random.Random) -> None:
+def ops_managers_create(count: int) -> None:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from notifications.roles import OPS_MANAGER
+
+    group = Group.objects.get_or_create(name=OPS_MANAGER)[0]
+    for n in range(count):
+        user = get_user_model().objects.create(username=f"ops-{n}", email=f"ops-{n}@example.com")
+        user.groups.add(group)
+
+
+def run(rng: random.Random, *, ops_managers: int = 0) -> None:
+    from django.conf import settings
     from django.db import transaction
 
     from sla.models import SLAAlert
@@ -274,12 +296,31 @@ def run(rng: random.Random) -> None:
     print(f"seed-style loop: {loop:.3f} s for {SAMPLE:,} orders -> {scaled:.1f} s "
           f"for {OPEN_ORDERS:,} ({scaled / scan:.0f}x the detection query)")  # fmt: skip
 
+    from notifications.models import AdminNotification
+
+    ops_managers_create(ops_managers)
     started = time.perf_counter()
     first = sla_scan_run(now=NOW)
     first_seconds = time.perf_counter() - started
     print(f"full run, first (inserts + announces, 5,000 a batch):  {first_seconds:.3f} s "
           f"(warnings {first.warnings:,}, breaches {first.breaches:,}; "
-          f"{SLAAlert.objects.count():,} alert rows)")  # fmt: skip
+          f"{SLAAlert.objects.count():,} alert rows, {AdminNotification.objects.count():,} "
+          f"notifications for {ops_managers} ops managers)")  # fmt: skip
+    from django_q.models import OrmQ
+
+    from portal.models import OutboxEvent
+
+    tasks = [q.func() for q in OrmQ.objects.all()]
+    unpublished = OutboxEvent.objects.filter(published_at__isnull=True).count()
+    escalations = tasks.count("escalation.tasks.auto_escalate_batch")
+    dispatches = tasks.count("notifications.tasks.notification_dispatch")
+    print(
+        f"  its output: {OutboxEvent.objects.count():,} outbox events ({unpublished:,} "
+        f"unpublished), {escalations} escalation tasks, {dispatches:,} dispatch tasks"
+    )
+    timeout = settings.TASK_TIMEOUT_SECONDS
+    print(f"full run, first, against TASK_TIMEOUT_SECONDS ({timeout} s): "
+          f"{first_seconds / timeout:.0%} of it")  # fmt: skip
 
     steady_scan, due = timed(lambda: due_alerts(now=NOW))
     print(f"detection query, steady state, rows to Python:          {steady_scan:.3f} s "

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -52,13 +53,18 @@ def audit(
 
 def _create_once(recipient: AbstractBaseUser, dedupe_key: str, fields: dict[str, Any]):
     """Create the notification unless this recipient already has one with this key."""
-    if not dedupe_key:
-        return AdminNotification.objects.create(recipient=recipient, **fields)
+    return _save_once(AdminNotification(recipient=recipient, dedupe_key=dedupe_key, **fields))
+
+
+def _save_once(notification: AdminNotification) -> AdminNotification | None:
+    """Insert an unsaved notification unless its (recipient, dedupe_key) already exists."""
+    if not notification.dedupe_key:
+        notification.save(force_insert=True)
+        return notification
     try:
         with transaction.atomic():
-            return AdminNotification.objects.create(
-                recipient=recipient, dedupe_key=dedupe_key, **fields
-            )
+            notification.save(force_insert=True)
+            return notification
     except IntegrityError:
         return None  # the unique (recipient, dedupe_key) constraint: already notified
 
@@ -102,6 +108,98 @@ def notify(
                 created.append(notification)
                 enqueue("notification-dispatch", DISPATCH_TASK, notification.pk)
     return created
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One message for notify_many(): notify()'s arguments, recipients given as users."""
+
+    title: str
+    recipients: Sequence[AbstractBaseUser]
+    body: str = ""
+    level: str = NotificationLevel.INFO
+    order_id: str = ""
+    vendor_id: int | None = None
+    dedupe_key: str = ""
+
+
+# (recipient, dedupe_key) pairs looked up per query; below SQLite's parameter limit.
+_LOOKUP_CHUNK = 500
+
+
+def notify_many(notices: Iterable[Notice]) -> list[AdminNotification]:
+    """notify() for many messages: the same rows, dedupe and dispatch tasks, fewer statements.
+
+    Pairs (recipient, dedupe_key) that already exist, or repeat within the
+    call, are skipped; the rest are inserted in bulk in a savepoint. If a
+    concurrent caller inserted one of them in between (the unique constraint
+    refuses the bulk insert), they are inserted one by one as notify() does,
+    so each person still gets one notification per key. Each new
+    notification gets its notification-dispatch task, in the caller's
+    transaction. Returns the notifications created now.
+    """
+    rows = _notification_rows(notices)
+    existing = _existing_pairs({row.dedupe_key for row in rows if row.dedupe_key})
+    fresh: list[AdminNotification] = []
+    for row in rows:
+        pair = (row.recipient_id, row.dedupe_key)
+        if row.dedupe_key and pair in existing:
+            continue
+        existing.add(pair)
+        fresh.append(row)
+    if not fresh:
+        return []
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                created = AdminNotification.objects.bulk_create(fresh, batch_size=1000)
+        except IntegrityError:
+            created = [row for row in fresh if _save_once(_unsaved(row)) is not None]
+        for notification in created:
+            enqueue("notification-dispatch", DISPATCH_TASK, notification.pk)
+    return created
+
+
+def _notification_rows(notices: Iterable[Notice]) -> list[AdminNotification]:
+    rows = []
+    for notice in notices:
+        people = {user.pk: user for user in notice.recipients}
+        if not people:
+            logger.warning("notification %r has no recipients", notice.title)
+        rows.extend(
+            AdminNotification(
+                recipient=user,
+                title=notice.title[:200],
+                body=notice.body,
+                level=notice.level,
+                order_id=notice.order_id,
+                vendor_id=notice.vendor_id,
+                dedupe_key=notice.dedupe_key,
+            )
+            for user in people.values()
+        )
+    return rows
+
+
+def _existing_pairs(keys: set[str]) -> set[tuple[int, str]]:
+    """The (recipient id, dedupe key) pairs already notified, among these keys."""
+    ordered = sorted(keys)
+    pairs: set[tuple[int, str]] = set()
+    for start in range(0, len(ordered), _LOOKUP_CHUNK):
+        chunk = ordered[start : start + _LOOKUP_CHUNK]
+        pairs.update(
+            AdminNotification.objects.filter(dedupe_key__in=chunk).values_list(
+                "recipient_id", "dedupe_key"
+            )
+        )
+    return pairs
+
+
+def _unsaved(row: AdminNotification) -> AdminNotification:
+    """The row again without the pk a failed bulk insert may have left on it."""
+    row.pk = None
+    row._state.adding = True
+    return row
 
 
 RESENDABLE = (EmailStatus.SENT, EmailStatus.FAILED, EmailStatus.SKIPPED)

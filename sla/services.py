@@ -15,8 +15,8 @@ from django.utils import timezone
 from config.tasks import enqueue
 from notifications.models import NotificationLevel
 from notifications.roles import OPS_MANAGER, role_members
-from notifications.services import audit, notify
-from portal.events import SLA_BREACHED, publish
+from notifications.services import Notice, audit, notify_many
+from portal.events import SLA_BREACHED, publish_many
 from portal.orders import order_assignees
 from sla.models import AlertType, SLAAlert
 from sla.scan import NewAlert, alerts_create_due, open_order_counts
@@ -24,7 +24,10 @@ from sla.scan import NewAlert, alerts_create_due, open_order_counts
 logger = logging.getLogger(__name__)
 
 ACTOR = "sla-breach-detection"
-ESCALATION_TASK = "escalation.tasks.auto_escalate"
+ESCALATION_TASK = "escalation.tasks.auto_escalate_batch"
+# Triggers per escalation task: one task per chunk keeps the task rows few
+# and each one's pickled arguments small (about 150 bytes a trigger).
+ESCALATION_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,10 @@ def sla_scan_run(*, now: datetime, batch_size: int = 5000) -> ScanResult:
 
     Each batch is one transaction: the alerts, their notifications, events and
     escalation tasks commit together or not at all. The statements per batch
-    do not depend on the number of orders; only the announcements are per alert.
+    do not depend on the number of orders, and a batch is announced in bulk
+    (one outbox INSERT, one escalation task per ESCALATION_CHUNK breaches, the
+    notifications in one INSERT); what stays per alert is the email: one
+    notification-dispatch task per notification.
     """
     started = time.monotonic()
     scanned, without_target = open_order_counts()
@@ -68,13 +74,13 @@ def sla_scan_run(*, now: datetime, batch_size: int = 5000) -> ScanResult:
 def _alerts_announce(alerts: list[NewAlert], *, now: datetime) -> list[NewAlert]:
     """Notify on warnings, publish and escalate on breaches; return the alerts announced.
 
-    One alert that cannot be announced is logged and its row deleted (in its
-    own savepoint), so the next run creates and announces it again; the others
-    go on.
+    The whole batch is announced in one savepoint, in a few statements. If
+    that fails, each alert is announced in its own savepoint, so one alert
+    that cannot be announced is logged and its row deleted (the next run
+    creates and announces it again) while the others go on.
     """
     warnings = [alert for alert in alerts if alert.type == AlertType.WARNING]
     recipients = _recipients_by_order([alert.order_id for alert in warnings])
-    announced = []
     unheard = [order_id for order_id, people in recipients.items() if not people]
     if unheard:
         logger.warning(
@@ -84,23 +90,33 @@ def _alerts_announce(alerts: list[NewAlert], *, now: datetime) -> list[NewAlert]
             OPS_MANAGER,
             ", ".join(unheard[:5]),
         )
-    for alert in alerts:
-        people = recipients.get(alert.order_id, [])
-        if alert.type == AlertType.WARNING and not people:
-            announced.append(alert)  # created; nothing to send
-        elif _alert_announce(alert, now=now, recipients=people):
-            announced.append(alert)
-    return announced
+    # A warning with no one to tell is announced by being created.
+    silent = [a for a in warnings if not recipients.get(a.order_id)]
+    loud = [a for a in alerts if a.type != AlertType.WARNING or recipients.get(a.order_id)]
+    if not loud:
+        return silent
+    try:
+        with transaction.atomic():
+            _announce(loud, now=now, recipients=recipients)
+    except Exception:
+        logger.exception(
+            "%s: announcing a batch of %d alerts failed; announcing them one by one",
+            ACTOR,
+            len(loud),
+        )
+    else:
+        return silent + loud
+    announced = [a for a in loud if _alert_announce(a, now=now, recipients=recipients)]
+    return silent + announced
 
 
-def _alert_announce(alert: NewAlert, *, now: datetime, recipients: list[AbstractBaseUser]) -> bool:
+def _alert_announce(
+    alert: NewAlert, *, now: datetime, recipients: dict[str, list[AbstractBaseUser]]
+) -> bool:
     """Announce one alert in its own savepoint; on failure log, delete the alert, return False."""
     try:
         with transaction.atomic():
-            if alert.type == AlertType.WARNING:
-                _warning_announce(alert, now=now, recipients=recipients)
-            else:
-                _breach_announce(alert, now=now)
+            _announce([alert], now=now, recipients=recipients)
     except Exception:
         logger.exception(
             "%s: announcing %s alert %s for order %s failed; the next run retries it",
@@ -112,6 +128,17 @@ def _alert_announce(alert: NewAlert, *, now: datetime, recipients: list[Abstract
         SLAAlert.objects.filter(pk=alert.id).delete()
         return False
     return True
+
+
+def _announce(
+    alerts: list[NewAlert], *, now: datetime, recipients: dict[str, list[AbstractBaseUser]]
+) -> None:
+    warnings = [alert for alert in alerts if alert.type == AlertType.WARNING]
+    breaches = [alert for alert in alerts if alert.type == AlertType.BREACHED]
+    if warnings:
+        _warnings_announce(warnings, now=now, recipients=recipients)
+    if breaches:
+        _breaches_announce(breaches, now=now)
 
 
 def _recipients_by_order(order_ids: list[str]) -> dict[str, list[AbstractBaseUser]]:
@@ -141,48 +168,62 @@ def _recipients_by_order(order_ids: list[str]) -> dict[str, list[AbstractBaseUse
     return result
 
 
-def _warning_announce(
-    alert: NewAlert, *, now: datetime, recipients: list[AbstractBaseUser]
+def _warnings_announce(
+    alerts: list[NewAlert], *, now: datetime, recipients: dict[str, list[AbstractBaseUser]]
 ) -> None:
-    percent = alert.elapsed_percent(now)
-    notify(
-        title=f"SLA warning: order {alert.order_id} at {percent:g} % of its target",
-        body=(
-            f"Order {alert.order_id} (client {alert.client_id}, package {alert.package_id}) "
-            f"has been open {alert.elapsed_minutes(now)} min of its "
-            f"{alert.target_minutes} min SLA target."
-        ),
-        recipients=recipients,
-        level=NotificationLevel.WARNING,
-        order_id=alert.order_id,
-        dedupe_key=f"sla:{alert.type}:{alert.order_id}",
+    """One notification per recipient per warning (deduped by key), each with its dispatch task."""
+    notify_many(
+        Notice(
+            title=f"SLA warning: order {alert.order_id} at {alert.elapsed_percent(now):g} % "
+            "of its target",
+            body=(
+                f"Order {alert.order_id} (client {alert.client_id}, package {alert.package_id}) "
+                f"has been open {alert.elapsed_minutes(now)} min of its "
+                f"{alert.target_minutes} min SLA target."
+            ),
+            recipients=recipients.get(alert.order_id, []),
+            level=NotificationLevel.WARNING,
+            order_id=alert.order_id,
+            dedupe_key=f"sla:{alert.type}:{alert.order_id}",
+        )
+        for alert in alerts
     )
 
 
-def _breach_announce(alert: NewAlert, *, now: datetime) -> None:
-    elapsed_minutes = alert.elapsed_minutes(now)
-    publish(
+def _breaches_announce(alerts: list[NewAlert], *, now: datetime) -> None:
+    """One sla:breached event per breach (bulk outbox insert) and one escalation task per chunk.
+
+    Both are written in the caller's transaction: the events go out and the
+    escalation tasks exist exactly when the alerts commit.
+    """
+    publish_many(
         SLA_BREACHED,
-        {
-            "orderId": alert.order_id,
-            "clientId": alert.client_id,
-            "packageId": alert.package_id,
-            "targetMinutes": alert.target_minutes,
-            "elapsedMinutes": elapsed_minutes,
-        },
+        (
+            {
+                "orderId": alert.order_id,
+                "clientId": alert.client_id,
+                "packageId": alert.package_id,
+                "targetMinutes": alert.target_minutes,
+                "elapsedMinutes": alert.elapsed_minutes(now),
+            }
+            for alert in alerts
+        ),
     )
-    enqueue(
-        "auto-escalation",
-        ESCALATION_TASK,
-        alert.order_id,
-        "SLA_BREACH",
-        f"sla-alert:{alert.id}",
-        {
-            "elapsedPercent": alert.elapsed_percent(now),
-            "targetMinutes": alert.target_minutes,
-            "elapsedMinutes": elapsed_minutes,
-        },
-    )
+    triggers = [
+        [
+            alert.order_id,
+            "SLA_BREACH",
+            f"sla-alert:{alert.id}",
+            {
+                "elapsedPercent": alert.elapsed_percent(now),
+                "targetMinutes": alert.target_minutes,
+                "elapsedMinutes": alert.elapsed_minutes(now),
+            },
+        ]
+        for alert in alerts
+    ]
+    for start in range(0, len(triggers), ESCALATION_CHUNK):
+        enqueue("auto-escalation", ESCALATION_TASK, triggers[start : start + ESCALATION_CHUNK])
 
 
 def sla_alerts_resolve(*, order_id: str, status: str, actor: str = "sla-alert-resolution") -> int:

@@ -4,9 +4,10 @@ import pytest
 from django.contrib.auth.models import Group
 from django_q.models import Task
 
+from notifications import services
 from notifications.models import ActorType, AdminNotification, AuditLog
 from notifications.roles import OPS_MANAGER, PROCESSOR, order_recipients, role_members
-from notifications.services import audit, notify
+from notifications.services import Notice, audit, notify, notify_many
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +71,70 @@ def test_users_and_role_together_are_not_doubled():
 
 def test_notify_without_recipients_creates_nothing():
     assert notify(title="nobody home", role=OPS_MANAGER) == []
+
+
+def dispatched_ids() -> list[int]:
+    return sorted(
+        t.args[0] for t in Task.objects.filter(func="notifications.tasks.notification_dispatch")
+    )
+
+
+def test_notify_many_creates_one_per_recipient_per_notice_and_enqueues_dispatch():
+    a, b = UserFactory(), UserFactory()
+    created = notify_many(
+        [
+            Notice(title="one", body="b1", recipients=[a, b], level="warning", order_id="o-1",
+                   dedupe_key="k-1"),
+            Notice(title="two", recipients=[a, a], vendor_id=3, dedupe_key="k-2"),
+        ]
+    )  # fmt: skip
+    rows = AdminNotification.objects.order_by("id")
+    assert [(n.recipient_id, n.title, n.dedupe_key) for n in rows] == [
+        (a.id, "one", "k-1"),
+        (b.id, "one", "k-1"),
+        (a.id, "two", "k-2"),
+    ]
+    assert (rows[0].body, rows[0].level, rows[0].order_id) == ("b1", "warning", "o-1")
+    assert rows[2].vendor_id == 3
+    assert sorted(n.pk for n in created) == [n.pk for n in rows] == dispatched_ids()
+
+
+def test_notify_many_skips_what_was_already_notified_under_the_key():
+    a, b = UserFactory(), UserFactory()
+    notify(title="earlier", recipients=[a], dedupe_key="k-1")
+    created = notify_many(
+        [
+            Notice(title="again", recipients=[a, b], dedupe_key="k-1"),
+            Notice(title="repeat within the call", recipients=[b], dedupe_key="k-1"),
+            Notice(title="no key", recipients=[a]),
+            Notice(title="no key", recipients=[a]),
+        ]
+    )
+    assert [(n.recipient_id, n.title) for n in created] == [
+        (b.id, "again"),
+        (a.id, "no key"),
+        (a.id, "no key"),
+    ]
+    assert AdminNotification.objects.filter(dedupe_key="k-1").count() == 2
+    assert len(dispatched_ids()) == 1 + 3
+    assert notify_many([Notice(title="again", recipients=[a, b], dedupe_key="k-1")]) == []
+
+
+def test_notify_many_inserted_concurrently_falls_back_to_one_by_one(monkeypatch):
+    a, b = UserFactory(), UserFactory()
+    notify(title="a concurrent run's", recipients=[a], dedupe_key="k-1")
+    # The other caller's row committed after this call looked the keys up:
+    # the lookup saw nothing, the bulk insert meets the unique constraint.
+    monkeypatch.setattr(services, "_existing_pairs", lambda keys: set())
+    created = notify_many([Notice(title="ours", recipients=[a, b], dedupe_key="k-1")])
+    assert [n.recipient_id for n in created] == [b.id]
+    assert AdminNotification.objects.filter(dedupe_key="k-1").count() == 2
+    assert len(dispatched_ids()) == 2
+
+
+def test_notify_many_without_recipients_creates_nothing():
+    assert notify_many([Notice(title="nobody home", recipients=[])]) == []
+    assert not AdminNotification.objects.exists()
 
 
 def test_audit_carries_before_after_and_actor():

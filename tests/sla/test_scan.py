@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from notifications.models import AdminNotification
 from portal.models import OutboxEvent
 from sla.models import SLAAlert
 from sla.scan import due_alerts
-from sla.services import sla_scan_run
+from sla.services import ESCALATION_TASK, sla_scan_run
 from tests.factories import ClientFactory, OrderFactory, SLAConfigFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -175,25 +176,74 @@ def test_detection_query_alone_writes_nothing(now, default_config, order_at):
 
 
 def test_one_alert_that_cannot_be_announced_is_retried_and_the_rest_go_on(
-    now, default_config, order_at, ops_manager, monkeypatch
+    now, default_config, order_at, ops_manager, monkeypatch, caplog
 ):
     bad, good = order_at(90), order_at(90)
     from sla import services
 
-    real = services.notify
+    real = services.notify_many
 
-    def notify(**kwargs):
-        if kwargs["order_id"] == bad.id:
+    def notify_many(notices):
+        notices = list(notices)
+        if any(notice.order_id == bad.id for notice in notices):
             raise RuntimeError("boom")
-        return real(**kwargs)
+        return real(notices)
 
-    monkeypatch.setattr(services, "notify", notify)  # a failure nothing real can provoke
+    monkeypatch.setattr(services, "notify_many", notify_many)  # nothing real can provoke it
     result = sla_scan_run(now=now)
     assert result.warnings == 1
     assert alerts() == {(good.id, "warning")}
-    monkeypatch.setattr(services, "notify", real)
+    assert list(AdminNotification.objects.values_list("order_id", flat=True)) == [good.id]
+    assert f"for order {bad.id} failed; the next run retries it" in caplog.text
+    monkeypatch.setattr(services, "notify_many", real)
     assert sla_scan_run(now=now).warnings == 1
     assert alerts() == {(good.id, "warning"), (bad.id, "warning")}
+
+
+def test_one_breach_that_cannot_be_announced_is_retried_and_the_rest_go_on(
+    now, default_config, order_at, monkeypatch, queued_tasks
+):
+    bad, good = order_at(150), order_at(150)
+    from sla import services
+
+    real = services.publish_many
+
+    def publish_many(channel, datas):
+        datas = list(datas)
+        if any(data["orderId"] == bad.id for data in datas):
+            raise RuntimeError("boom")
+        return real(channel, datas)
+
+    monkeypatch.setattr(services, "publish_many", publish_many)  # nothing real can provoke it
+    result = sla_scan_run(now=now)
+    assert result.breaches == 1
+    assert alerts() == {(good.id, "warning"), (good.id, "breached"), (bad.id, "warning")}
+    # The failed batch's event and task were rolled back with its savepoint.
+    assert [json.loads(e.payload)["data"]["orderId"] for e in OutboxEvent.objects.all()] == [
+        good.id
+    ]
+    triggers = [t for func, args in queued_tasks() if func == ESCALATION_TASK for t in args[0]]
+    assert [t[0] for t in triggers] == [good.id]
+    monkeypatch.setattr(services, "publish_many", real)
+    assert sla_scan_run(now=now).breaches == 1
+    assert (bad.id, "breached") in alerts()
+
+
+def test_a_batch_of_breaches_is_one_event_insert_and_one_task_per_chunk(
+    now, default_config, order_at, queued_tasks, monkeypatch
+):
+    from sla import services
+
+    monkeypatch.setattr(services, "ESCALATION_CHUNK", 2)
+    orders = [order_at(150) for _ in range(5)]
+    assert sla_scan_run(now=now).breaches == 5
+    assert OutboxEvent.objects.count() == 5
+    tasks = [args for func, args in queued_tasks() if func == ESCALATION_TASK]
+    assert [len(args[0]) for args in tasks] == [2, 2, 1]
+    breaches = dict(SLAAlert.objects.filter(type="breached").values_list("order_id", "id"))
+    assert sorted(t[2] for args in tasks for t in args[0]) == sorted(
+        f"sla-alert:{breaches[order.id]}" for order in orders
+    )
 
 
 def test_queries_do_not_grow_with_orders(now):

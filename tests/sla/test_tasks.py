@@ -52,10 +52,14 @@ def test_breach_is_published_to_a_real_subscriber_and_escalated(
     escalations = [args for func, args in queued_tasks() if func == ESCALATION_TASK]
     assert escalations == [
         (
-            order.id,
-            "SLA_BREACH",
-            f"sla-alert:{breach.id}",
-            {"elapsedPercent": 100.0, "targetMinutes": 60, "elapsedMinutes": 60},
+            [
+                [
+                    order.id,
+                    "SLA_BREACH",
+                    f"sla-alert:{breach.id}",
+                    {"elapsedPercent": 100.0, "targetMinutes": 60, "elapsedMinutes": 60},
+                ]
+            ],
         )
     ]
 
@@ -173,9 +177,9 @@ def test_two_runs_at_once_create_and_announce_each_alert_once(now, ops_manager, 
         assert SLAAlert.objects.filter(type="breached").count() == 100
         assert AdminNotification.objects.count() == 200
         assert OutboxEvent.objects.filter(channel="sla:breached").count() == 100
-        escalations = [args for func, args in queued_tasks() if func == ESCALATION_TASK]
-        assert len(escalations) == 100
-        assert len({args[2] for args in escalations}) == 100
+        triggers = [t for func, args in queued_tasks() if func == ESCALATION_TASK for t in args[0]]
+        assert len(triggers) == 100
+        assert len({occurrence for _, _, occurrence, _ in triggers}) == 100
     finally:
         # The portal's tables are not Django's: a transactional test's flush skips them.
         Order.objects.filter(id__in=ids).delete()
