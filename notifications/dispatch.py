@@ -195,12 +195,32 @@ def _fail_abandoned(now: datetime) -> int:
     return failed
 
 
+def notifications_send(notification_ids: list[int], *, job: str) -> dict[str, int]:
+    """Send each of these that is due, one claim at a time; outcomes counted.
+
+    Stops taking new rows halfway through the task timeout so the task itself
+    is never killed; what is left stays pending and due, for notification-retry.
+    """
+    counts: dict[str, int] = {}
+    deadline = time.monotonic() + settings.TASK_TIMEOUT_SECONDS / 2
+    for notification_id in notification_ids:
+        if time.monotonic() > deadline:
+            logger.warning("%s: out of time, the rest waits for notification-retry", job)
+            break
+        try:
+            outcome = notification_send(notification_id=notification_id)
+        except Exception:
+            logger.exception("%s: notification %s", job, notification_id)
+            continue
+        counts[outcome.value] = counts.get(outcome.value, 0) + 1
+    return counts
+
+
 def notifications_send_due(*, limit: int = 100) -> dict[str, int]:
     """Send what is due: retries past their backoff, lost dispatch tasks, dead workers' claims.
 
     Each row is claimed on its own, so two sweeps (or a sweep and a dispatch
-    task) share the work and never send one twice. Stops taking new rows
-    halfway through the task timeout so the sweep itself is never killed.
+    task) share the work and never send one twice.
     """
     now = timezone.now()
     counts = {"abandoned": _fail_abandoned(now)}
@@ -209,15 +229,5 @@ def notifications_send_due(*, limit: int = 100) -> dict[str, int]:
         .order_by("email_next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
-    deadline = time.monotonic() + settings.TASK_TIMEOUT_SECONDS / 2
-    for notification_id in due:
-        if time.monotonic() > deadline:
-            logger.warning("notification-retry: out of time, the rest waits for the next run")
-            break
-        try:
-            outcome = notification_send(notification_id=notification_id)
-        except Exception:
-            logger.exception("notification-retry: notification %s", notification_id)
-            continue
-        counts[outcome.value] = counts.get(outcome.value, 0) + 1
+    counts.update(notifications_send(due, job="notification-retry"))
     return counts

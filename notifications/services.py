@@ -24,6 +24,8 @@ from notifications.roles import role_members
 logger = logging.getLogger(__name__)
 
 DISPATCH_TASK = "notifications.tasks.notification_dispatch"
+DISPATCH_BATCH_TASK = "notifications.tasks.notification_dispatch_batch"
+DISPATCH_BATCH = 100  # notifications per dispatch task from notify_many
 
 
 def audit(
@@ -134,9 +136,9 @@ def notify_many(notices: Iterable[Notice]) -> list[AdminNotification]:
     call, are skipped; the rest are inserted in bulk in a savepoint. If a
     concurrent caller inserted one of them in between (the unique constraint
     refuses the bulk insert), they are inserted one by one as notify() does,
-    so each person still gets one notification per key. Each new
-    notification gets its notification-dispatch task, in the caller's
-    transaction. Returns the notifications created now.
+    so each person still gets one notification per key. The new ones are
+    emailed by notification-dispatch tasks of DISPATCH_BATCH each, queued in
+    the caller's transaction. Returns the notifications created now.
     """
     rows = _notification_rows(notices)
     existing = _existing_pairs({row.dedupe_key for row in rows if row.dedupe_key})
@@ -155,8 +157,11 @@ def notify_many(notices: Iterable[Notice]) -> list[AdminNotification]:
                 created = AdminNotification.objects.bulk_create(fresh, batch_size=1000)
         except IntegrityError:
             created = [row for row in fresh if _save_once(_unsaved(row)) is not None]
-        for notification in created:
-            enqueue("notification-dispatch", DISPATCH_TASK, notification.pk)
+        ids = [notification.pk for notification in created]
+        for start in range(0, len(ids), DISPATCH_BATCH):
+            enqueue(
+                "notification-dispatch", DISPATCH_BATCH_TASK, ids[start : start + DISPATCH_BATCH]
+            )
     return created
 
 

@@ -74,9 +74,20 @@ def test_notify_without_recipients_creates_nothing():
 
 
 def dispatched_ids() -> list[int]:
-    return sorted(
-        t.args[0] for t in Task.objects.filter(func="notifications.tasks.notification_dispatch")
-    )
+    """Every notification id handed to a dispatch task, one by one or in a batch."""
+    ids = [t.args[0] for t in Task.objects.filter(func="notifications.tasks.notification_dispatch")]
+    for task in Task.objects.filter(func="notifications.tasks.notification_dispatch_batch"):
+        ids += task.args[0]
+    return sorted(ids)
+
+
+def test_notify_many_sends_its_emails_in_batch_tasks(monkeypatch):
+    monkeypatch.setattr(services, "DISPATCH_BATCH", 2)
+    users = [UserFactory() for _ in range(3)]
+    notify_many([Notice(title="t", recipients=users)])
+    batches = Task.objects.filter(func="notifications.tasks.notification_dispatch_batch")
+    assert sorted(len(t.args[0]) for t in batches) == [1, 2]
+    assert AdminNotification.objects.filter(email_status="sent").count() == 3
 
 
 def test_notify_many_creates_one_per_recipient_per_notice_and_enqueues_dispatch():
