@@ -13,7 +13,7 @@ migrates it, bulk-loads 200,000 open orders (and 50,000 closed ones) across
   2,000-order sample, scaled to 200,000;
 - full runs that insert the alerts and announce them (per breach an outbox
   event, per 1,000 breaches one escalation task; with --ops-managers N, per
-  warning one notification and dispatch task per manager), first run and
+  warning one notification per manager, emailed by batch dispatch tasks), first run and
   steady state; the first run's time is also given as a share of
   TASK_TIMEOUT_SECONDS, since the job must finish inside it.
 """
@@ -313,7 +313,9 @@ def run(rng: random.Random, *, ops_managers: int = 0) -> None:
     tasks = [q.func() for q in OrmQ.objects.all()]
     unpublished = OutboxEvent.objects.filter(published_at__isnull=True).count()
     escalations = tasks.count("escalation.tasks.auto_escalate_batch")
-    dispatches = tasks.count("notifications.tasks.notification_dispatch")
+    dispatches = tasks.count("notifications.tasks.notification_dispatch") + tasks.count(
+        "notifications.tasks.notification_dispatch_batch"
+    )
     print(
         f"  its output: {OutboxEvent.objects.count():,} outbox events ({unpublished:,} "
         f"unpublished), {escalations} escalation tasks, {dispatches:,} dispatch tasks"
