@@ -19,8 +19,25 @@ def role_members(role: str) -> list[AbstractBaseUser]:
 
 def order_recipients(assigned_to_id: int | None) -> list[AbstractBaseUser]:
     """Who hears about an order: its assigned processor, else the ops managers."""
-    if assigned_to_id is not None:
-        user = get_user_model().objects.filter(id=assigned_to_id, is_active=True).first()
+    return orders_recipients({"": assigned_to_id})[""]
+
+
+def orders_recipients(assignees: dict[str, int | None]) -> dict[str, list[AbstractBaseUser]]:
+    """order_recipients for many orders (order id -> assigned user id) in at most two queries."""
+    user_ids = {user_id for user_id in assignees.values() if user_id is not None}
+    users = (
+        {user.pk: user for user in get_user_model().objects.filter(pk__in=user_ids, is_active=True)}
+        if user_ids
+        else {}
+    )
+    managers: list[AbstractBaseUser] | None = None
+    result = {}
+    for order_id, assigned_to_id in assignees.items():
+        user = users.get(assigned_to_id)
         if user is not None:
-            return [user]
-    return role_members(OPS_MANAGER)
+            result[order_id] = [user]
+            continue
+        if managers is None:
+            managers = role_members(OPS_MANAGER)
+        result[order_id] = managers
+    return result

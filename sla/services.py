@@ -7,14 +7,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from config.tasks import enqueue
 from notifications.models import NotificationLevel
-from notifications.roles import OPS_MANAGER, role_members
+from notifications.roles import OPS_MANAGER, orders_recipients
 from notifications.services import Notice, audit, notify_many
 from portal.events import SLA_BREACHED, publish_many
 from portal.orders import order_assignees
@@ -80,7 +79,9 @@ def _alerts_announce(alerts: list[NewAlert], *, now: datetime) -> list[NewAlert]
     creates and announces it again) while the others go on.
     """
     warnings = [alert for alert in alerts if alert.type == AlertType.WARNING]
-    recipients = _recipients_by_order([alert.order_id for alert in warnings])
+    order_ids = [alert.order_id for alert in warnings]
+    assignees = order_assignees(order_ids)
+    recipients = orders_recipients({oid: assignees.get(oid) for oid in order_ids})
     unheard = [order_id for order_id, people in recipients.items() if not people]
     if unheard:
         logger.warning(
@@ -139,33 +140,6 @@ def _announce(
         _warnings_announce(warnings, now=now, recipients=recipients)
     if breaches:
         _breaches_announce(breaches, now=now)
-
-
-def _recipients_by_order(order_ids: list[str]) -> dict[str, list[AbstractBaseUser]]:
-    """notifications.roles.order_recipients for many orders in at most three queries.
-
-    The assigned processor if active, else the ops managers.
-    """
-    if not order_ids:
-        return {}
-    assignees = order_assignees(order_ids)
-    user_ids = {user_id for user_id in assignees.values() if user_id is not None}
-    users = (
-        {user.pk: user for user in get_user_model().objects.filter(pk__in=user_ids, is_active=True)}
-        if user_ids
-        else {}
-    )
-    managers: list[AbstractBaseUser] | None = None
-    result = {}
-    for order_id in order_ids:
-        user = users.get(assignees.get(order_id))
-        if user is not None:
-            result[order_id] = [user]
-            continue
-        if managers is None:
-            managers = role_members(OPS_MANAGER)
-        result[order_id] = managers
-    return result
 
 
 def _warnings_announce(
