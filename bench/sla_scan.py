@@ -2,7 +2,7 @@
 
 Run:  DATABASE_URL=postgres://postgres@127.0.0.1:5432/h_sla .venv/bin/python bench/sla_scan.py
 
-It creates its own database (<name>_bench, dropped at the end unless --keep),
+It creates its own database (<name>_bench_sla, dropped at the end unless --keep),
 migrates it, bulk-loads 200,000 open orders (and 50,000 closed ones) across
 100 clients and 10 packages with COPY, and prints:
 
@@ -21,17 +21,12 @@ migrates it, bulk-loads 200,000 open orders (and 50,000 closed ones) across
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import bench_database, setup_django
 
 OPEN_ORDERS = 200_000
 CLOSED_ORDERS = 50_000
@@ -40,45 +35,6 @@ PACKAGES = 10
 SAMPLE = 2_000
 REPEATS = 5
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
-
-
-def bench_database(url: str, *, keep: bool) -> tuple[str, callable]:
-    """Create a fresh database beside the one in `url`; return its URL and a dropper."""
-    import psycopg
-
-    parts = urlsplit(url)
-    if not parts.scheme.startswith("postgres"):
-        sys.exit("DATABASE_URL must be a postgres:// URL")
-    name = parts.path.lstrip("/") + "_bench"
-    admin_url = urlunsplit((parts.scheme.replace("postgresql", "postgres"), parts.netloc,
-                            "/postgres", "", ""))  # fmt: skip
-    with psycopg.connect(admin_url.replace("postgres://", "postgresql://"), autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        c.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        if keep:
-            print(f"kept database {name}")
-            return
-        with psycopg.connect(
-            admin_url.replace("postgres://", "postgresql://"), autocommit=True
-        ) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, "", "")), drop
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("SECRET_KEY", "bench-only")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("LOG_LEVEL", "ERROR")  # the runs' "no one to notify" warnings
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def load(rng: random.Random) -> None:
@@ -229,10 +185,7 @@ def main() -> None:
         help="ops managers to create: the warnings (no assignees) notify each of them",
     )
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        sys.exit("set DATABASE_URL=postgres://...")
-    bench_url, drop = bench_database(url, keep=args.keep)
+    bench_url, drop = bench_database("bench_sla", keep=args.keep)
     try:
         setup_django(bench_url)
         rng = random.Random(42)
