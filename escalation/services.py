@@ -193,10 +193,12 @@ def _claim_returning(locked_ids: QuerySet, now: datetime) -> list[int]:
 
 
 def executions_run(*, execution_ids: list[int]) -> None:
-    """Run claimed executions in one transaction; if that fails, one by one.
+    """Run claimed executions in one transaction; if that fails, each half again.
 
-    The one-by-one retry isolates a bad execution: it alone ends failed
-    (logged, audited) and the others still run. Never raises.
+    Halving isolates a bad execution in about 2 x log2(n) transactions (not n
+    one-by-one ones, which for a batch of thousands would outlast the task
+    timeout): it alone ends failed (logged, audited) and the others still
+    run. Never raises.
     """
     if not execution_ids:
         return
@@ -204,14 +206,17 @@ def executions_run(*, execution_ids: list[int]) -> None:
         with transaction.atomic():
             _run_batch(execution_ids)
         return
-    except Exception:
+    except Exception as exc:
         if len(execution_ids) == 1:
             logger.exception("escalation execution %s failed", execution_ids[0])
             _mark_crashed(execution_ids[0])
             return
-        logger.exception("escalation batch of %s failed; running one by one", len(execution_ids))
-    for execution_id in execution_ids:
-        executions_run(execution_ids=[execution_id])
+        logger.warning(
+            "escalation batch of %s failed (%r); running each half again", len(execution_ids), exc
+        )
+    half = len(execution_ids) // 2
+    executions_run(execution_ids=execution_ids[:half])
+    executions_run(execution_ids=execution_ids[half:])
 
 
 def _run_batch(execution_ids: list[int]) -> None:
