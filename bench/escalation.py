@@ -7,9 +7,10 @@ afresh), never in the one named by DATABASE_URL. Measures the production
 path: the SLA scan enqueues one auto_escalate_batch task per batch of
 breaches, so the 10,000 triggers arrive as auto_escalate_batch calls of
 BENCH_CALL_SIZE triggers (default 1,000), each scheduling its matches and
-running every due execution, with the settings' defaults (ESCALATION_BATCH_SIZE
-...). The calls run one after another, as one worker would; BENCH_WORKERS=2
-runs them in two processes, as a cluster's two workers would. The baseline,
+running every due execution in batches of ESCALATION_BATCH_SIZE (the setting,
+default unless set). The calls run one after another, as one worker would;
+BENCH_WORKERS=2 runs them in two processes, as a cluster's two workers would
+(TASK_WORKERS defaults to 2). The baseline,
 in the same run: one auto_escalate task per order (as the SLA scan enqueued
 before) on a sample of BENCH_SAMPLE orders, extrapolated to 10,000.
 """
