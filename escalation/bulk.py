@@ -8,8 +8,9 @@ one JSON document that `jsonb_to_recordset` turns into a relation, encoded by
 the C json module and parsed by the server; elsewhere (SQLite, the tests'
 default) they use the ORM, with the same result.
 
-Rows are dicts keyed by field attname (`rule_id`, not `rule`). A field left
-out gets what the ORM would give it: its default, or now for auto_now(_add).
+Rows are dicts keyed by field attname (`rule_id`, not `rule`), every row of
+one call naming the same fields. A field left out gets what the ORM would
+give it: its default, or now for auto_now(_add).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def rows_insert(
         return
     now = timezone.now()
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    complete = [{f.attname: _value_of(f, row, now) for f in fields} for row in rows]
+    missing = {f.attname: _default(f, now) for f in fields if f.attname not in rows[0]}
+    complete = [{**missing, **row} for row in rows]
     if connection.vendor != "postgresql":
         model.objects.bulk_create(
             [model(**row) for row in complete], ignore_conflicts=ignore_conflicts, batch_size=1000
@@ -85,18 +87,16 @@ def rows_update(
 def _execute_chunked(
     sql: str, params: list[Any], fields: list[models.Field], rows: list[dict[str, Any]]
 ) -> None:
+    renamed = [(f.column, f.attname) for f in fields if f.column != f.attname]
     with connection.cursor() as cursor:
         for start in range(0, len(rows), CHUNK):
-            document = [
-                {f.column: _json(row[f.attname]) for f in fields}
-                for row in rows[start : start + CHUNK]
-            ]
-            cursor.execute(sql, [*params, json.dumps(document)])
+            chunk = rows[start : start + CHUNK]
+            if renamed:  # jsonb_to_recordset matches keys to column names
+                chunk = [{**row, **{col: row[att] for col, att in renamed}} for row in chunk]
+            cursor.execute(sql, [*params, json.dumps(chunk, default=_json_default)])
 
 
-def _value_of(field: models.Field, row: dict[str, Any], now: datetime) -> Any:
-    if field.attname in row:
-        return row[field.attname]
+def _default(field: models.Field, now: datetime) -> Any:
     if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
         return now
     return field.get_default()
@@ -107,9 +107,12 @@ def _record(fields: list[models.Field]) -> str:
     return ", ".join(f"{_quote(f.column)} {f.db_type(connection)}" for f in fields)
 
 
-def _json(value: Any) -> Any:
-    # A JSON null becomes SQL NULL in jsonb_to_recordset, as the ORM stores None.
-    return value.isoformat() if isinstance(value, datetime) else value
+def _json_default(value: Any) -> Any:
+    # Only what json cannot encode comes here: datetimes, in full precision.
+    # (A JSON null becomes SQL NULL in jsonb_to_recordset, as the ORM stores None.)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _quote(name: str) -> str:
