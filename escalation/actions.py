@@ -21,6 +21,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 
+from escalation.bulk import rows_insert
 from escalation.models import EscalationExecution
 from escalation.schema import ESCALATE, NOTIFY, REASSIGN
 from notifications.models import ActorType, AuditLog, NotificationLevel
@@ -52,22 +53,36 @@ def execution_audit_row(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditLog:
-    """An unsaved AuditLog row shaped as notifications.services.audit() writes it.
-
-    Built unsaved so a batch writes all of them in one bulk INSERT. Every row
-    targets the order and carries the execution's id in `after`, which is how
-    the execution's admin page tells its story.
-    """
-    return AuditLog(
-        actor_type=ActorType.SYSTEM,
-        actor_label=rule_label(execution),
-        action=action,
-        target_type="order",
-        target_id=execution.order_id,
-        before=before,
-        after={**(after or {}), "execution": execution.id, "rule": execution.rule_id},
-        reason=execution_reason(execution, detail),
+    """An unsaved AuditLog row shaped as notifications.services.audit() writes it."""
+    values = execution_audit_values(
+        execution, action=action, detail=detail, before=before, after=after
     )
+    return AuditLog(**values)
+
+
+def execution_audit_values(
+    execution: EscalationExecution,
+    *,
+    action: str,
+    detail: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The fields of one audit row, for `bulk.rows_insert` (a batch writes thousands at once).
+
+    Every row targets the order and carries the execution's id in `after`,
+    which is how the execution's admin page tells its story.
+    """
+    return {
+        "actor_type": ActorType.SYSTEM,
+        "actor_label": rule_label(execution),
+        "action": action,
+        "target_type": "order",
+        "target_id": execution.order_id,
+        "before": before,
+        "after": {**(after or {}), "execution": execution.id, "rule": execution.rule_id},
+        "reason": execution_reason(execution, detail),
+    }
 
 
 @dataclass
@@ -298,9 +313,10 @@ class Batch:
                 # The conditional UPDATE found another assignee (or a closed order).
                 outcome.ok = False
                 outcome.detail = "not reassigned: the order changed meanwhile (assignee or status)"
-        AuditLog.objects.bulk_create(
+        rows_insert(
+            AuditLog,
             [
-                execution_audit_row(
+                execution_audit_values(
                     outcome.execution,
                     action=f"escalation.{outcome.type.lower()}" + ("" if outcome.ok else "_failed"),
                     detail=f"action {outcome.index + 1} {outcome.type}: {outcome.detail}",
@@ -309,7 +325,6 @@ class Batch:
                 )
                 for outcome in self.outcomes
             ],
-            batch_size=1000,
         )
         for outcome in self.outcomes:
             if not outcome.ok:

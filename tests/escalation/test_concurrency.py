@@ -7,6 +7,7 @@ from django.db import connection
 
 from escalation.models import EscalationExecution
 from escalation.services import executions_run_due
+from escalation.tasks import auto_escalate_batch
 from notifications.models import AuditLog
 from portal.orders import get_order
 from tests.factories import EscalationRuleFactory, OrderFactory
@@ -43,3 +44,36 @@ def test_two_workers_running_due_executions_apply_each_action_once(settings):
     assert set(EscalationExecution.objects.values_list("status", flat=True)) == {"done"}
     assert all(get_order(o.id).escalation_level == 1 for o in orders)  # raised once each
     assert AuditLog.objects.filter(action="escalation.escalate").count() == 60
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_running_the_same_batch_task_apply_each_action_once(settings):
+    # The SLA scan's task run twice at once (a retry overlapping the first run):
+    # the unique occurrence and the one-statement claim keep every action single.
+    settings.ESCALATION_BATCH_SIZE = 15
+    orders = [OrderFactory(escalation_level=0) for _ in range(40)]
+    EscalationRuleFactory(actions=[{"type": "ESCALATE"}], priority=1)
+    EscalationRuleFactory(actions=[{"type": "ESCALATE", "level": 3}], priority=2)
+    triggers = [[o.id, "SLA_BREACH", f"sla-alert:{n}", {"elapsedPercent": 120.0}]
+                for n, o in enumerate(orders)]  # fmt: skip
+    barrier, ran, errors = threading.Barrier(2), [], []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            ran.append(auto_escalate_batch(triggers)["ran"])
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert not errors and sum(ran) == 80
+    assert EscalationExecution.objects.filter(status="done").count() == 80
+    assert all(get_order(o.id).escalation_level == 3 for o in orders)
+    assert AuditLog.objects.filter(action="escalation.escalate").count() == 80
