@@ -21,8 +21,8 @@ import os
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from _common import bench_database, setup_django
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "10000"))
 SAMPLE = int(os.environ.get("BENCH_SAMPLE", "300"))
@@ -30,34 +30,14 @@ CALL_SIZE = int(os.environ.get("BENCH_CALL_SIZE", "1000"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 
 
-def use_own_database() -> None:
-    import psycopg
-
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        sys.exit("set DATABASE_URL=postgres://... (the benchmark creates its own database there)")
-    parts = urlsplit(url)
-    name = f"{parts.path.lstrip('/') or 'postgres'}_bench_escalation"
-    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
-
-
 def main() -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    use_own_database()
-    os.environ.setdefault("SECRET_KEY", "bench-only")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    url, drop = bench_database("bench_escalation")
     os.environ["LOG_LEVEL"] = "WARNING"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    run()
+    setup_django(url)
+    try:
+        run()
+    finally:
+        drop()
 
 
 def seed(prefix: str, count: int, now) -> list[str]:
