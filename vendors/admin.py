@@ -127,6 +127,33 @@ class VendorAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Vendor]:
         return _with_health(super().get_queryset(request))
 
+    def save_model(
+        self, request: HttpRequest, obj: Vendor, form: forms.ModelForm, change: bool
+    ) -> None:
+        """A status change made in the form goes through the same service as the actions:
+        conditional on the status the form was opened with, audited, published."""
+        if not (change and "status" in form.changed_data):
+            super().save_model(request, obj, form, change)
+            return
+        wanted, opened_with = obj.status, form.initial["status"]
+        obj.status = opened_with  # saved below, through the service
+        super().save_model(request, obj, form, change)
+        moved = vendor_status_set(
+            vendor_id=obj.pk,
+            status=wanted,
+            from_statuses=[opened_with],
+            reason=f"changed in the admin by {request.user}",
+            user=request.user,
+        )
+        if moved:
+            obj.status = wanted
+        else:
+            self.message_user(
+                request,
+                f"{obj.name}'s status changed meanwhile; it was left as it is now.",
+                messages.WARNING,
+            )
+
     def get_changelist(self, request: HttpRequest, **kwargs: object) -> type[ChangeList]:
         return VendorChangeList
 

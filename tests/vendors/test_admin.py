@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notifications.models import AuditLog
+from portal.events import VENDOR_STATUS_CHANGED
 from tests.factories import UserFactory, VendorFactory, VendorPerformanceFactory
 from vendors.models import Vendor, VendorPerformance, VendorStatus
 from vendors.services import failures_key
@@ -175,3 +177,21 @@ def test_back_to_active_clears_the_failure_counter(
     with django_capture_on_commit_callbacks(execute=True):
         run_action(staff, "back_to_active", offline)
     assert redis_client.get(failures_key(offline.id)) is None
+
+
+def test_a_status_changed_in_the_form_is_audited_and_published(
+    staff, django_capture_on_commit_callbacks, subscriber
+):
+    vendor = VendorFactory(status="active")
+    channel = subscriber(VENDOR_STATUS_CHANGED)
+    form = {"name": vendor.name, "status": "suspended", "health_check_url": "",
+            "contact_email": "", "routing_rules-TOTAL_FORMS": "0",
+            "routing_rules-INITIAL_FORMS": "0"}  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff.post(reverse("admin:vendors_vendor_change", args=[vendor.pk]), form)
+    assert response.status_code == 302
+    assert Vendor.objects.get(pk=vendor.pk).status == "suspended"
+    row = AuditLog.objects.get(action="vendor.status_changed", target_id=str(vendor.pk))
+    assert row.before == {"status": "active"} and row.after == {"status": "suspended"}
+    assert row.actor_user == staff.user
+    assert json.loads(channel.get_message(timeout=2)["data"])["data"]["status"] == "suspended"
