@@ -6,7 +6,8 @@ object: the web server, the workers, the listener and the tests must share
 one server. Instead the first process that needs Redis starts the binary as
 a daemon on a unix socket under VAR_DIR (a file lock keeps two processes from
 starting two), and every later process finds it answering and reuses it.
-`python -m config.embedded_redis stop` (run by bin/run on exit) stops it.
+`python -m config.embedded_redis stop|status|start` manages it by hand; run_system
+and bin/test stop the one they started.
 """
 
 from __future__ import annotations
@@ -118,5 +119,9 @@ if __name__ == "__main__":
     action = sys.argv[1] if len(sys.argv) > 1 else "start"
     if action == "stop":
         print("stopped" if stop() else "not running")
+    elif action == "status":
+        running = _answers(socket_path())
+        print("running" if running else "not running")
+        sys.exit(0 if running else 1)
     else:
         print(ensure_running())
