@@ -19,9 +19,10 @@ from vendors.models import Vendor, VendorPerformance
 
 # Jobs started on demand rather than by a schedule.
 ON_DEMAND_JOBS = (
-    ("auto-escalation", "escalation.tasks.auto_escalate"),
-    ("notification-dispatch", "notifications.tasks.notification_dispatch"),
-)
+    ("auto-escalation", ("escalation.tasks.auto_escalate", "escalation.tasks.auto_escalate_batch")),
+    ("notification-dispatch", ("notifications.tasks.notification_dispatch",
+                               "notifications.tasks.notification_dispatch_batch")),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,9 @@ class JobStatus:
     result: str
 
 
-def _last_run(name: str, func: str, schedule: str) -> JobStatus:
+def _last_run(name: str, funcs: tuple[str, ...], schedule: str) -> JobStatus:
     task = (
-        Task.objects.filter(func=func)
+        Task.objects.filter(func__in=funcs)
         .only("started", "stopped", "success", "result")
         .order_by("-started")
         .first()
@@ -48,8 +49,8 @@ def _last_run(name: str, func: str, schedule: str) -> JobStatus:
 
 
 def job_statuses() -> list[JobStatus]:
-    periodic = [_last_run(j.name, j.func, f"every {j.minutes} min") for j in JOBS]
-    return periodic + [_last_run(name, func, "on demand") for name, func in ON_DEMAND_JOBS]
+    periodic = [_last_run(j.name, (j.func,), f"every {j.minutes} min") for j in JOBS]
+    return periodic + [_last_run(name, funcs, "on demand") for name, funcs in ON_DEMAND_JOBS]
 
 
 def sla_states() -> dict[str, int]:

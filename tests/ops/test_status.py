@@ -71,3 +71,9 @@ def test_status_page_counts_rejected_and_unpublished_events(staff_client):
     response = staff_client.get(reverse("ops-status"))
     assert response.context["events"]["rejected_last_day"] == 1
     assert response.context["events"]["outbox_backlog"] == 0
+
+
+def test_on_demand_jobs_count_their_batch_variants(staff_client):
+    async_task("escalation.tasks.auto_escalate_batch", [])  # runs inline in tests
+    jobs = {job.name: job for job in staff_client.get(reverse("ops-status")).context["jobs"]}
+    assert jobs["auto-escalation"].succeeded is True
