@@ -1,15 +1,13 @@
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from escalation.models import EscalationExecution
 from escalation.services import executions_run_due
 from escalation.tasks import auto_escalate_batch
 from notifications.models import AuditLog
 from portal.orders import get_order
+from tests.concurrency import run_at_once
 from tests.factories import EscalationRuleFactory, OrderFactory
 
 
@@ -24,23 +22,8 @@ def test_two_workers_running_due_executions_apply_each_action_once(settings):
                             occurrence="sla-alert:1", due_at=o.created_at)
         for o in orders
     )  # fmt: skip
-    barrier, ran, errors = threading.Barrier(2), [], []
-
-    def worker() -> None:
-        try:
-            barrier.wait()
-            ran.append(executions_run_due())
-        except Exception as exc:  # surfaced by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()  # each thread has its own; CONN_MAX_AGE would keep it
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
-    assert not errors and sum(ran) == 60
+    ran = run_at_once(executions_run_due)
+    assert sum(ran) == 60
     assert set(EscalationExecution.objects.values_list("status", flat=True)) == {"done"}
     assert all(get_order(o.id).escalation_level == 1 for o in orders)  # raised once each
     assert AuditLog.objects.filter(action="escalation.escalate").count() == 60
@@ -57,23 +40,8 @@ def test_two_workers_running_the_same_batch_task_apply_each_action_once(settings
     EscalationRuleFactory(actions=[{"type": "ESCALATE", "level": 3}], priority=2)
     triggers = [[o.id, "SLA_BREACH", f"sla-alert:{n}", {"elapsedPercent": 120.0}]
                 for n, o in enumerate(orders)]  # fmt: skip
-    barrier, ran, errors = threading.Barrier(2), [], []
-
-    def worker() -> None:
-        try:
-            barrier.wait()
-            ran.append(auto_escalate_batch(triggers)["ran"])
-        except Exception as exc:  # surfaced by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
-    assert not errors and sum(ran) == 80
+    ran = run_at_once(lambda: auto_escalate_batch(triggers)["ran"])
+    assert sum(ran) == 80
     assert EscalationExecution.objects.filter(status="done").count() == 80
     assert all(get_order(o.id).escalation_level == 3 for o in orders)
     assert AuditLog.objects.filter(action="escalation.escalate").count() == 80

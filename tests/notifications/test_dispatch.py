@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core import mail
-from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from notifications.dispatch import (
@@ -23,6 +21,7 @@ from notifications.dispatch import (
 from notifications.models import AdminNotification, EmailStatus
 from notifications.services import notify
 from notifications.tasks import notification_dispatch
+from tests.concurrency import run_at_once
 from tests.factories import AdminNotificationFactory, UserFactory, VendorFactory
 from tests.servers import REFUSED_PREFIX
 
@@ -235,26 +234,8 @@ def test_a_late_worker_does_not_overwrite_the_claim_that_replaced_it():
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_at_once_send_exactly_one_email(smtp_server):
     notification = AdminNotificationFactory(recipient=UserFactory(email="one@example.com"))
-    start = threading.Barrier(4)
-    errors = []
+    run_at_once(lambda: notification_dispatch(notification.pk), threads=4)
 
-    def dispatch() -> None:
-        try:
-            start.wait(timeout=10)
-            notification_dispatch(notification.pk)
-        except Exception as exc:  # surfaced below; a thread's exception is otherwise lost
-            errors.append(exc)
-        finally:
-            close_old_connections()
-            connections.close_all()  # this thread's own; CONN_MAX_AGE would keep it open
-
-    threads = [threading.Thread(target=dispatch) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-
-    assert errors == []
     assert len(smtp_server.received) == 1
     notification = reloaded(notification)
     assert notification.email_status == EmailStatus.SENT

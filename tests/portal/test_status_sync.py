@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
-from django.db import close_old_connections, connections
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -19,6 +17,7 @@ from portal.inbound import load_handlers
 from portal.models import OrderSeen, RejectedEvent, RejectReason, SyncWatermark
 from portal.status_sync import WATERMARK, order_status_sync_run
 from portal.tasks import order_status_sync
+from tests.concurrency import run_at_once
 from tests.factories import OrderFactory, UserFactory, VendorRoutingRuleFactory
 
 pytestmark = pytest.mark.django_db
@@ -156,25 +155,7 @@ def test_two_syncs_at_once_assign_each_order_once():
     for _ in range(2):
         VendorRoutingRuleFactory(package_type="CRIMINAL")
     orders = [OrderFactory(package_type="CRIMINAL") for _ in range(20)]
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        close_old_connections()
-        try:
-            barrier.wait(timeout=5)
-            order_status_sync()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
-    assert not errors
+    run_at_once(order_status_sync)
     assert not RejectedEvent.objects.exists()
     for order in orders:
         assert portal_orders.get_order(order.id).vendor_id is not None

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 
 from config.schedules import job_named
 from notifications.models import AdminNotification
@@ -17,6 +15,7 @@ from portal.models import Client, Order, OutboxEvent
 from sla.models import SLAAlert
 from sla.services import ESCALATION_TASK, sla_scan_run
 from sla.tasks import LOCK_KEY, sla_breach_detection
+from tests.concurrency import run_at_once
 from tests.factories import ClientFactory, OrderFactory, SLAConfigFactory
 
 pytestmark = pytest.mark.django_db
@@ -154,25 +153,8 @@ def test_two_runs_at_once_create_and_announce_each_alert_once(now, ops_manager, 
         created = now - timedelta(minutes=60 * percent / 100)
         ids.append(OrderFactory(order_id=f"race-{tag}-{i:03}", client_id=client.id,
                                 created_at=created).id)  # fmt: skip
-    barrier = threading.Barrier(2)
-    errors = []
-
-    def run() -> None:
-        try:
-            barrier.wait(timeout=10)
-            sla_scan_run(now=now, batch_size=50)
-        except Exception as exc:  # reported by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert errors == []
+        run_at_once(lambda: sla_scan_run(now=now, batch_size=50))
         assert SLAAlert.objects.filter(type="warning").count() == 200
         assert SLAAlert.objects.filter(type="breached").count() == 100
         assert AdminNotification.objects.count() == 200

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.contrib.auth.models import Group
-from django.db import close_old_connections, connections
 
 from notifications.models import AdminNotification, AuditLog
 from portal import orders as portal_orders
 from portal.events import ORDER_NEW, InboundEvent
+from tests.concurrency import run_at_once
 from tests.factories import OrderFactory, UserFactory, VendorFactory, VendorRoutingRuleFactory
 from vendors.assignment import order_assign_vendor
 from vendors.handlers import assign_vendor_on_new_order
@@ -93,26 +91,8 @@ def test_two_handlers_for_the_same_order_at_once_assign_once():
         VendorRoutingRuleFactory(package_type="CRIMINAL")
     orders = [OrderFactory(package_type="CRIMINAL") for _ in range(10)]
     outcomes: list[str] = []
-    errors: list[BaseException] = []
-
-    def handle(order_id: str, barrier: threading.Barrier) -> None:
-        close_old_connections()
-        try:
-            barrier.wait(timeout=5)
-            outcomes.append(order_assign_vendor(order_id=order_id).outcome)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
     for order in orders:
-        barrier = threading.Barrier(2)
-        threads = [threading.Thread(target=handle, args=(order.id, barrier)) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=10)
-    assert not errors
+        outcomes += run_at_once(lambda order=order: order_assign_vendor(order_id=order.id).outcome)
     assert outcomes.count("assigned") == len(orders)
     assert set(outcomes) <= {"assigned", "lost_race", "already_assigned"}
     for order in orders:

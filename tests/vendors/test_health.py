@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import close_old_connections, connection
 from django_q.models import Task
 
 from notifications.models import AdminNotification, AuditLog
 from portal.events import VENDOR_STATUS_CHANGED
 from portal.models import OutboxEvent
 from portal.orders import get_order
+from tests.concurrency import run_at_once
 from tests.factories import OrderFactory, UserFactory, VendorFactory, VendorRoutingRuleFactory
 from vendors import health as health_module
 from vendors.health import vendor_health_sweep
@@ -264,22 +263,7 @@ def test_two_sweeps_at_once_take_offline_once_and_move_each_order_once(
     VendorRoutingRuleFactory(priority=1)
     orders = [OrderFactory(vendor_id=failed.id) for _ in range(10)]
     health.set(failures_key(failed.id), 2)
-    barrier = threading.Barrier(2)
-    reports = []
-
-    def sweep():
-        close_old_connections()
-        try:
-            barrier.wait()
-            reports.append(vendor_health_sweep())
-        finally:
-            connection.close()  # CONN_MAX_AGE would keep it open past the test
-
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
+    reports = run_at_once(vendor_health_sweep)
 
     assert sorted(len(r.taken_offline) for r in reports) == [0, 1]
     assert AuditLog.objects.filter(action="vendor.status_changed").count() == 1
