@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import models
 from django.utils import timezone
 
+from config.db import delete_in_batches
 from portal.models import OrderSeen, OutboxEvent, RejectedEvent, SyncWatermark
 
 
@@ -30,21 +30,14 @@ def watermark_advance(*, name: str, value: datetime) -> None:
         SyncWatermark.objects.filter(name=name, value__lt=value).update(value=value)
 
 
-def _prune(queryset: models.QuerySet, batch_size: int) -> int:
-    """Delete the rows of `queryset` a batch at a time: short transactions on large tables."""
-    deleted = 0
-    while True:
-        ids = list(queryset.order_by("id").values_list("id", flat=True)[:batch_size])
-        if not ids:
-            return deleted
-        count, _ = queryset.model.objects.filter(id__in=ids).delete()
-        deleted += count
-
-
 def outbox_prune(*, older_than: datetime, batch_size: int = 5000) -> int:
     """Delete events published before `older_than`; unpublished ones are never pruned."""
-    return _prune(OutboxEvent.objects.filter(published_at__lt=older_than), batch_size)
+    return delete_in_batches(
+        OutboxEvent.objects.filter(published_at__lt=older_than), batch_size=batch_size
+    )
 
 
 def rejected_event_prune(*, older_than: datetime, batch_size: int = 5000) -> int:
-    return _prune(RejectedEvent.objects.filter(received_at__lt=older_than), batch_size)
+    return delete_in_batches(
+        RejectedEvent.objects.filter(received_at__lt=older_than), batch_size=batch_size
+    )

@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from config.db import delete_in_batches
 from config.redis import get_redis
 from config.tasks import enqueue
 from notifications.models import NotificationLevel
@@ -32,22 +33,9 @@ logger = logging.getLogger(__name__)
 
 
 def vendor_performance_prune(*, older_than: datetime, batch_size: int = 5000) -> int:
-    """Delete probe history older than `older_than`, a batch at a time; return how many.
-
-    Batches keep each transaction (and its locks) short on a large table; two
-    runs at once only split the work.
-    """
-    deleted = 0
-    while True:
-        ids = list(
-            VendorPerformance.objects.filter(checked_at__lt=older_than)
-            .order_by("id")
-            .values_list("id", flat=True)[:batch_size]
-        )
-        if not ids:
-            return deleted
-        count, _ = VendorPerformance.objects.filter(id__in=ids).delete()
-        deleted += count
+    """Delete probe history older than `older_than`, a batch at a time; return how many."""
+    queryset = VendorPerformance.objects.filter(checked_at__lt=older_than)
+    return delete_in_batches(queryset, batch_size=batch_size)
 
 
 # --- status changes and failover ----------------------------------------------
