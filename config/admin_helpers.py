@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 
@@ -17,3 +18,23 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+def timestamp_set_filter(
+    field: str, *, title: str, unset_label: str, set_label: str
+) -> type[admin.SimpleListFilter]:
+    """A list filter on whether a timestamp field is set ("yes") or not ("no")."""
+
+    class TimestampSetFilter(admin.SimpleListFilter):
+        parameter_name = title
+
+        def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+            return [("no", unset_label), ("yes", set_label)]
+
+        def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+            if self.value() in ("no", "yes"):
+                return queryset.filter(**{f"{field}__isnull": self.value() == "no"})
+            return queryset
+
+    TimestampSetFilter.title = title
+    return TimestampSetFilter

@@ -4,24 +4,13 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from config.admin_helpers import ReadOnlyAdmin
+from config.admin_helpers import ReadOnlyAdmin, timestamp_set_filter
 from notifications.models import AdminNotification, AuditLog
 from notifications.services import notification_mark_read, notification_resend
 
-
-class ReadListFilter(admin.SimpleListFilter):
-    title = "read"
-    parameter_name = "read"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
-        return [("no", "Unread"), ("yes", "Read")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() == "no":
-            return queryset.filter(read_at__isnull=True)
-        if self.value() == "yes":
-            return queryset.filter(read_at__isnull=False)
-        return queryset
+ReadListFilter = timestamp_set_filter(
+    "read_at", title="read", unset_label="Unread", set_label="Read"
+)
 
 
 @admin.register(AdminNotification)

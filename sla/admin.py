@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from config.admin_helpers import ReadOnlyAdmin
+from config.admin_helpers import ReadOnlyAdmin, timestamp_set_filter
 from sla.models import SLAAlert, SLAConfig
 
 
@@ -20,19 +20,9 @@ class SLAConfigAdmin(admin.ModelAdmin):
     search_fields = ["client_id", "package_id"]
 
 
-class ResolvedFilter(admin.SimpleListFilter):
-    title = "resolved"
-    parameter_name = "resolved"
-
-    def lookups(self, request, model_admin):
-        return [("no", "Open"), ("yes", "Resolved")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "no":
-            return queryset.filter(resolved_at__isnull=True)
-        if self.value() == "yes":
-            return queryset.filter(resolved_at__isnull=False)
-        return queryset
+ResolvedFilter = timestamp_set_filter(
+    "resolved_at", title="resolved", unset_label="Open", set_label="Resolved"
+)
 
 
 @admin.register(SLAAlert)
