@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -42,3 +43,17 @@ def run_at_once(work: Callable[[], T], *, threads: int = 2, timeout: float = 60.
     if errors:
         raise errors[0]
     return results
+
+
+def wait_until(
+    predicate: Callable[[], T], *, timeout: float = 10.0, what: str = "", every: float = 0.02
+) -> T:
+    """Poll for what another thread or process brings about (never for time to pass);
+    return the predicate's first truthy value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")

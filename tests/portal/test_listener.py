@@ -23,8 +23,10 @@ from portal.events import ORDER_NEW, ORDER_STATUS_CHANGED, InboundEvent
 from portal.inbound import handle_message, load_handlers
 from portal.listener import backoff_seconds
 from portal.models import OrderSeen, RejectedEvent, RejectReason
+from tests.concurrency import wait_until
 from tests.factories import OrderFactory, VendorRoutingRuleFactory
-from tests.portal.conftest import envelope, subscribers, wait_until
+from tests.portal.conftest import envelope
+from tests.servers import subscribers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
