@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -388,19 +389,10 @@ def executions_recover_stale(*, now: datetime | None = None) -> tuple[int, int]:
             .select_related("rule")
         )
         detail = f"worker lost {limit} times; given up"
-        EscalationExecution.objects.filter(
-            id__in=[e.id for e in given_up], status=ExecutionStatus.RUNNING
-        ).update(status=ExecutionStatus.FAILED, finished_at=now, error=detail)
-        AuditLog.objects.bulk_create(
-            execution_audit_row(
-                e,
-                action="escalation.failed",
-                detail=detail,
-                before={"status": "running"},
-                after={"status": "failed"},
-            )
-            for e in given_up
-        )
+        _executions_end(
+            given_up, was=ExecutionStatus.RUNNING, status=ExecutionStatus.FAILED,
+            detail=detail, now=now,
+        )  # fmt: skip
     for execution in given_up:
         notify(
             title=f"Escalation gave up on order {execution.order_id}",
@@ -425,21 +417,36 @@ def executions_cancel_for_order(*, order_id: str, reason: str) -> int:
     )
     if not pending:
         return 0
-    now = timezone.now()
-    EscalationExecution.objects.filter(
-        id__in=[e.id for e in pending], status=ExecutionStatus.PENDING
-    ).update(status=ExecutionStatus.CANCELLED, finished_at=now, error=reason)
+    _executions_end(
+        pending, was=ExecutionStatus.PENDING, status=ExecutionStatus.CANCELLED, detail=reason,
+        now=timezone.now(), before=lambda e: {"dueAt": e.due_at.isoformat()},
+    )  # fmt: skip
+    return len(pending)
+
+
+def _executions_end(
+    executions: list[EscalationExecution],
+    *,
+    was: str,
+    status: str,
+    detail: str,
+    now: datetime,
+    before: Callable[[EscalationExecution], dict[str, Any]] | None = None,
+) -> None:
+    """Move locked executions from `was` to the end `status`, with one audit row each."""
+    EscalationExecution.objects.filter(id__in=[e.id for e in executions], status=was).update(
+        status=status, finished_at=now, error=detail
+    )
     AuditLog.objects.bulk_create(
         execution_audit_row(
             e,
-            action="escalation.cancelled",
-            detail=reason,
-            before={"status": "pending", "dueAt": e.due_at.isoformat()},
-            after={"status": "cancelled"},
+            action=f"escalation.{status}",
+            detail=detail,
+            before={"status": was, **(before(e) if before else {})},
+            after={"status": status},
         )
-        for e in pending
+        for e in executions
     )
-    return len(pending)
 
 
 # --- triggers -----------------------------------------------------------------------------
