@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from django.db import connection
 
 
 class RawServer:
@@ -94,15 +93,6 @@ def refused_url() -> str:
     port = sock.getsockname()[1]
     sock.close()
     return f"http://127.0.0.1:{port}/health"
-
-
-@pytest.fixture
-def clean_portal_orders():
-    """Transactional tests commit portal rows Django does not flush: remove them after."""
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM orders")
-        cursor.execute("DELETE FROM clients")
 
 
 def elapsed(func: Callable[[], object]) -> tuple[object, float]:

@@ -255,9 +255,7 @@ def test_hanging_vendors_cost_one_timeout_not_one_each(health, raw_server, https
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_sweeps_at_once_take_offline_once_and_move_each_order_once(
-    health, httpserver, clean_portal_orders
-):
+def test_two_sweeps_at_once_take_offline_once_and_move_each_order_once(health, httpserver):
     failed = VendorFactory(health_check_url=failing(httpserver))
     VendorRoutingRuleFactory(priority=1)
     VendorRoutingRuleFactory(priority=1)
