@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from escalation.models import EscalationRule, TriggerType
@@ -15,11 +16,18 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True  # roles only add groups; nothing to save again
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     is_staff = True
     password = factory.django.Password("pw")
+
+    @factory.post_generation
+    def roles(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
+        """UserFactory(roles=["opsmanager"]): a member of those role groups."""
+        for role in extracted or ():
+            self.groups.add(Group.objects.get_or_create(name=role)[0])
 
 
 class VendorFactory(factory.django.DjangoModelFactory):

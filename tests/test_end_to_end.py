@@ -19,7 +19,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 from django.db import connection
 
 from config.redis import get_redis, redis_url
@@ -121,8 +120,7 @@ def stop(process: subprocess.Popen) -> int:
 
 
 def build_world(endpoint_a: VendorEndpoint, endpoint_b: VendorEndpoint) -> dict[str, object]:
-    manager = UserFactory(username="ops-e2e", email="ops-e2e@example.com")
-    manager.groups.add(Group.objects.get(name=OPS_MANAGER))
+    UserFactory(username="ops-e2e", email="ops-e2e@example.com", roles=[OPS_MANAGER])
     client = ClientFactory(client_id="e2e-client")
     vendor_a = VendorFactory(name="Vendor A", health_check_url=endpoint_a.url)
     vendor_b = VendorFactory(name="Vendor B", health_check_url=endpoint_b.url)

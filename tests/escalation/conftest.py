@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
 
 from tests.factories import UserFactory
 
@@ -11,8 +10,6 @@ def member(db):
     """member(role, **user fields): a user in the role's group (created if new)."""
 
     def make(role: str, **kwargs):
-        user = UserFactory(**kwargs)
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
-        return user
+        return UserFactory(roles=[role], **kwargs)
 
     return make

@@ -14,9 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def member(role: str, **kwargs):
-    user = UserFactory(**kwargs)
-    user.groups.add(Group.objects.get(name=role))
-    return user
+    return UserFactory(roles=[role], **kwargs)
 
 
 def test_roles_exist_after_migrate():

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Group
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from notifications.models import AdminNotification, AuditLog
+from notifications.roles import OPS_MANAGER
 from portal import orders as portal_orders
 from portal.events import InboundEvent
 from portal.inbound import load_handlers
@@ -136,8 +136,7 @@ def test_one_bad_order_is_stored_and_the_run_goes_on(settings):
 
 
 def test_an_order_no_vendor_can_take_notifies_the_ops_managers_once():
-    manager = UserFactory()
-    manager.groups.add(Group.objects.get_or_create(name="opsmanager")[0])
+    manager = UserFactory(roles=[OPS_MANAGER])
     order = OrderFactory(package_type="DRUG_TEST")  # no routing rule for it
     order_status_sync()
     notification = AdminNotification.objects.get()

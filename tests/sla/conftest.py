@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import Group
 
 from notifications.roles import OPS_MANAGER
 from tests.factories import ClientFactory, OrderFactory, UserFactory
@@ -37,9 +36,7 @@ def order_at(now, client_row):
 
 @pytest.fixture
 def ops_manager(db):
-    user = UserFactory(username="ops")
-    user.groups.add(Group.objects.get_or_create(name=OPS_MANAGER)[0])
-    return user
+    return UserFactory(username="ops", roles=[OPS_MANAGER])
 
 
 @pytest.fixture(autouse=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth.models import Group
 from django_q.models import Task
 
 from notifications.models import AdminNotification, AuditLog
+from notifications.roles import OPS_MANAGER
 from portal.events import VENDOR_STATUS_CHANGED
 from portal.models import OutboxEvent
 from portal.orders import get_order
@@ -42,9 +42,7 @@ def answering(httpserver, path="/up"):
 
 
 def ops_manager():
-    user = UserFactory()
-    user.groups.add(Group.objects.get_or_create(name="opsmanager")[0])
-    return user
+    return UserFactory(roles=[OPS_MANAGER])
 
 
 def test_two_failures_then_a_success_clears_the_counter(health, httpserver):
