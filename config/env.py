@@ -28,10 +28,6 @@ class SettingError(ImproperlyConfigured):
         self.variable = name
 
 
-def raw(name: str) -> str | None:
-    return os.environ.get(name)
-
-
 def _parse(name: str, default: Any, parse: Callable[[str], Any], expected: str) -> Any:
     value = os.environ.get(name)
     if value is None:
@@ -46,13 +42,6 @@ def env_str(name: str, default: str = "", *, choices: tuple[str, ...] = ()) -> s
     value = os.environ.get(name, default)
     if choices and value not in choices:
         raise SettingError(name, f"expected one of {', '.join(choices)}, got {value!r}")
-    return value
-
-
-def env_required(name: str) -> str:
-    value = os.environ.get(name, "")
-    if not value:
-        raise SettingError(name, "is required and not set")
     return value
 
 
