@@ -107,15 +107,6 @@ class Outcome:
     before: dict[str, Any] = field(default_factory=dict)
     after: dict[str, Any] = field(default_factory=dict)
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "ok": self.ok,
-            "detail": self.detail,
-            "before": self.before,
-            "after": self.after,
-        }
-
 
 @dataclass
 class Message:

@@ -17,13 +17,9 @@ def role_members(role: str) -> list[AbstractBaseUser]:
     )
 
 
-def order_recipients(assigned_to_id: int | None) -> list[AbstractBaseUser]:
-    """Who hears about an order: its assigned processor, else the ops managers."""
-    return orders_recipients({"": assigned_to_id})[""]
-
-
 def orders_recipients(assignees: dict[str, int | None]) -> dict[str, list[AbstractBaseUser]]:
-    """order_recipients for many orders (order id -> assigned user id) in at most two queries."""
+    """Who hears about each order (order id -> its assigned user id), in at most two queries:
+    the assigned processor if active, else the ops managers."""
     user_ids = {user_id for user_id in assignees.values() if user_id is not None}
     users = (
         {user.pk: user for user in get_user_model().objects.filter(pk__in=user_ids, is_active=True)}

@@ -6,7 +6,7 @@ from django_q.models import Task
 
 from notifications import services
 from notifications.models import ActorType, AdminNotification, AuditLog
-from notifications.roles import OPS_MANAGER, PROCESSOR, order_recipients, role_members
+from notifications.roles import OPS_MANAGER, PROCESSOR, orders_recipients, role_members
 from notifications.services import Notice, audit, notify, notify_many
 from tests.factories import UserFactory
 
@@ -32,14 +32,16 @@ def test_role_resolves_to_active_members_only():
 def test_order_recipients_prefer_the_assigned_processor():
     processor = member(PROCESSOR)
     manager = member(OPS_MANAGER)
-    assert order_recipients(processor.id) == [processor]
-    assert order_recipients(None) == [manager]
+    assert orders_recipients({"o-1": processor.id, "o-2": None}) == {
+        "o-1": [processor],
+        "o-2": [manager],
+    }
 
 
 def test_order_recipients_fall_back_when_assignee_is_inactive():
     gone = member(PROCESSOR, is_active=False)
     manager = member(OPS_MANAGER)
-    assert order_recipients(gone.id) == [manager]
+    assert orders_recipients({"o-1": gone.id}) == {"o-1": [manager]}
 
 
 def test_notify_role_creates_one_per_member_and_enqueues_dispatch():
